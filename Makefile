@@ -1,0 +1,36 @@
+# The README's commands. Every target uses the project's virtual environment in .venv.
+PY ?= .venv/bin/python
+SEED ?= 1
+MINUTES ?= 5
+
+.PHONY: venv lint typecheck test unit demo stack-up stack-down bench chaos schema
+
+venv:
+	test -x $(PY) || python3 -m venv .venv
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+
+lint:
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+typecheck:
+	.venv/bin/mypy
+
+unit:
+	$(PY) -m pytest tests/unit -q
+
+test:
+	bash .ci/run
+
+demo:
+	bash scripts/demo
+
+stack-up:
+	.venv/bin/cardwright stack up
+
+stack-down:
+	.venv/bin/cardwright stack down
+
+schema:
+	$(PY) -m schema.export

@@ -1,0 +1,51 @@
+"""Service settings, read from ``CARDWRIGHT_*`` environment variables (and flags).
+
+Secrets (database URL, Kafka SASL passwords) are held as ``SecretStr`` so that they never reach a
+log line or a repr by accident.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The defaults point at the native local stack (`cardwright stack up`), whose ports are chosen
+# away from the usual 9092/5432 so a system Kafka or PostgreSQL does not collide with it.
+DEFAULT_BOOTSTRAP = "127.0.0.1:29092"
+DEFAULT_DATABASE_URL = "postgresql+psycopg://cardwright@127.0.0.1:25432/cardwright"
+
+
+class Settings(BaseSettings):
+    """Everything a cardwright process needs to know about its surroundings."""
+
+    model_config = SettingsConfigDict(env_prefix="CARDWRIGHT_", extra="ignore")
+
+    kafka_bootstrap_servers: str = DEFAULT_BOOTSTRAP
+    database_url: SecretStr = SecretStr(DEFAULT_DATABASE_URL)
+    events_topic: str = "chat.message-events"
+    group_id: str = "cardwright"
+    # A topic is extracted once it has been quiet for debounce_ms, but never later than
+    # max_delay_ms after its first pending event, so a chatty topic still gets fresh cards.
+    debounce_ms: int = Field(default=3000, ge=0)
+    max_delay_ms: int = Field(default=30000, ge=0)
+    extractor: str = "rules"
+    # Partitions of the events topic when cardwright creates it; partitions are the unit of scale.
+    partitions: int = Field(default=6, ge=1)
+    # Extraction attempts before a failure is recorded and the topic keeps its previous cards.
+    extract_attempts: int = Field(default=3, ge=1)
+    extract_timeout_s: float = Field(default=30.0, gt=0)
+    # Records fetched per poll: large enough to amortise one DB transaction over many events,
+    # small enough that a batch is persisted well inside max.poll.interval.ms.
+    batch_size: int = Field(default=1000, ge=1)
+    batch_timeout_ms: int = Field(default=200, ge=1)
+    # librdkafka properties as a properties file (security settings: SASL, TLS, ...).
+    kafka_properties_file: str | None = None
+
+    @property
+    def dlq_topic(self) -> str:
+        return f"{self.events_topic}.dlq"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit (flag) values taking precedence."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""The contract: message events (schema v1), cards, and the source hash of a topic's input."""
