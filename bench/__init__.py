@@ -1,0 +1,1 @@
+"""Benchmarks: load generation and side-by-side measurements on the real local stack."""

@@ -1,0 +1,1 @@
+"""The local stack: a real Kafka broker and PostgreSQL server, natively or with Docker compose."""

@@ -1,0 +1,1 @@
+"""The consumer group member: poll loop, validation, DLQ, debounce, watermark, rebalances."""

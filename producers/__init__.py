@@ -1,0 +1,1 @@
+"""Publishing message events to Kafka: the Java-compatible partitioner, the Publisher, JSONL input."""

@@ -1,0 +1,1 @@
+"""PostgreSQL storage: tables, migrations, message persistence, the replace transaction, queries."""

@@ -1,0 +1,1 @@
+"""Tests: unit/ needs no service; integration/ runs on real Kafka and PostgreSQL."""
