@@ -5,7 +5,7 @@
     ├── RetryableError              the world is briefly unwell; try again later
     │   ├── DatabaseUnavailable     PostgreSQL cannot be reached or dropped the connection
     │   └── KafkaUnavailable        the broker cannot be reached or refused a request
-    ├── BadInput                    one record is unusable; it goes to the DLQ, never stops a partition
+    ├── BadInput                    one record is unusable: it goes to the DLQ, never stalls
     └── ExtractionFailed            an extractor raised or timed out for one topic
 
 Driver errors (``psycopg``, ``sqlalchemy``, ``KafkaError``) are translated into this tree at the

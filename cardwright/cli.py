@@ -1,0 +1,41 @@
+"""The ``cardwright`` console script: one Typer app, one module per subcommand.
+
+Errors of the ``CardwrightError`` tree become a one-line message on stderr and a non-zero exit;
+anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from cardwright.errors import BadInput, CardwrightError, ConfigurationError
+
+app = typer.Typer(
+    name="cardwright",
+    help="Keeps per-topic cards correct on top of a Kafka stream of chat message events.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# --- subcommand registration (one line per module; keep sorted) -------------------------------
+from cardwright.stack.cli import app as stack_app  # noqa: E402
+
+app.add_typer(stack_app, name="stack")
+# --- end of subcommand registration -----------------------------------------------------------
+
+
+def main() -> None:
+    try:
+        app()
+    except ConfigurationError as exc:
+        print(f"cardwright: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except BadInput as exc:
+        print(f"cardwright: bad input: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except CardwrightError as exc:
+        print(f"cardwright: {exc}", file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,1 @@
+"""One module per ``cardwright`` subcommand; ``cardwright.cli`` registers them."""

@@ -1,0 +1,115 @@
+"""Extracting one topic: read its snapshot, hash it, extract outside any transaction, replace.
+
+Used by the consumer and by ``cardwright reextract``, so both go through the same fencing.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+from sqlalchemy import Engine
+
+from cardwright.errors import ExtractionFailed
+from extractors.base import Extractor
+from schema.cards import CardDraft, TopicSnapshot
+from schema.source_hash import source_hash
+from storage.engine import translate_errors
+from storage.replace import ExtractResult, Outcome, read_snapshot, replace_cards
+
+
+@dataclass(frozen=True, slots=True)
+class TopicOutcome:
+    outcome: Outcome
+    snapshot: TopicSnapshot | None
+    extract_s: float = 0.0
+    replace_s: float = 0.0
+
+
+class TopicExtraction:
+    """Runs the extractor for one topic at a time, with a timeout, and stores the result."""
+
+    def __init__(
+        self, engine: Engine, extractor: Extractor, instance: str, timeout_s: float
+    ) -> None:
+        self.engine = engine
+        self.extractor = extractor
+        self.instance = instance
+        self.timeout_s = timeout_s
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="extract")
+
+    def run(self, user_id: str, topic_id: str) -> TopicOutcome:
+        """Bring the topic's cards up to its stored input. Raises ``ExtractionFailed`` or
+        ``DatabaseUnavailable``; the previous cards stay in place on either."""
+        with translate_errors():
+            stored = read_snapshot(self.engine, user_id, topic_id)
+        if stored is None:
+            return TopicOutcome(Outcome.MISSING, None)
+        snapshot = stored.snapshot
+        digest = source_hash(self.extractor.extractor_id, snapshot.messages)
+        drafts: list[CardDraft] = []
+        extract_s = 0.0
+        if stored.cards_source_hash != digest:
+            started = time.perf_counter()
+            drafts = self._extract(snapshot)
+            extract_s = time.perf_counter() - started
+        elif stored.cards_state_version == snapshot.state_version:
+            return TopicOutcome(Outcome.NOOP, snapshot)
+        started = time.perf_counter()
+        with translate_errors():
+            outcome = replace_cards(
+                self.engine,
+                ExtractResult(
+                    snapshot=snapshot,
+                    source_hash=digest,
+                    extractor_id=self.extractor.extractor_id,
+                    drafts=drafts,
+                    extract_ms=int(extract_s * 1000),
+                    consumer_instance=self.instance,
+                ),
+            )
+        return TopicOutcome(outcome, snapshot, extract_s, time.perf_counter() - started)
+
+    def _extract(self, snapshot: TopicSnapshot) -> list[CardDraft]:
+        future = self._executor.submit(self.extractor.extract, snapshot)
+        try:
+            drafts = future.result(timeout=self.timeout_s)
+        except FutureTimeout:
+            # A thread cannot be killed: abandon it and give later topics a fresh one.
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="extract")
+            raise ExtractionFailed(
+                snapshot.user_id, snapshot.topic_id, f"timed out after {self.timeout_s}s"
+            ) from None
+        except Exception as exc:  # any extractor bug is this topic's failure, not the worker's
+            raise ExtractionFailed(
+                snapshot.user_id, snapshot.topic_id, f"{type(exc).__name__}: {exc}"
+            ) from exc
+        return _validated(snapshot, drafts)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _validated(snapshot: TopicSnapshot, drafts: object) -> list[CardDraft]:
+    """Drafts from any extractor pass the same checks before they can be stored."""
+    if not isinstance(drafts, list):
+        raise ExtractionFailed(snapshot.user_id, snapshot.topic_id, "extractor returned no list")
+    known = {m.message_id for m in snapshot.messages}
+    checked = []
+    for draft in drafts:
+        try:
+            card = CardDraft.model_validate(draft)
+        except ValidationError as exc:
+            raise ExtractionFailed(
+                snapshot.user_id, snapshot.topic_id, f"invalid card: {exc}"
+            ) from exc
+        if not set(card.message_ids) <= known:
+            raise ExtractionFailed(
+                snapshot.user_id, snapshot.topic_id, "card cites messages outside the topic"
+            )
+        checked.append(card)
+    return checked

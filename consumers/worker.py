@@ -1,0 +1,380 @@
+"""The consumer group member: poll a batch, persist it, debounce topics, extract, commit.
+
+One thread does everything, in this order, so that no event is counted done before its effect
+is durable:
+
+    consume batch -> parse (bad -> DLQ) -> persist (one transaction) -> DLQ acked
+      -> mark offsets handled (waiting on their topic when it needs extraction)
+      -> extract due topics (each in its own replace transaction) -> release their offsets
+      -> commit the per-partition safe offsets
+
+When PostgreSQL is unavailable the worker pauses its partitions and keeps polling, so the group
+does not expel it for blowing max.poll.interval.ms; the held batch is retried when it returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, Message, TopicPartition
+from sqlalchemy import Engine
+
+from cardwright.errors import BadInput, ExtractionFailed, KafkaUnavailable, RetryableError
+from cardwright.failpoints import (
+    AFTER_BATCH_COMMIT,
+    AFTER_DB_COMMIT_BEFORE_OFFSET_COMMIT,
+    IN_ON_REVOKE,
+    failpoint,
+)
+from consumers.clock import Clock, SystemClock
+from consumers.debounce import Debouncer
+from consumers.dlq import DeadLetters
+from consumers.extraction import TopicExtraction
+from consumers.watermark import Watermarks
+from schema.events import MessageEvent, parse_event
+from storage.engine import ping, translate_errors
+from storage.messages import TopicKey, persist_batch
+from storage.replace import read_snapshot, record_failure
+
+log = logging.getLogger("cardwright.consumer")
+
+Partition = tuple[str, int]
+
+# Backoff for a failing extraction and for an unavailable database: doubling from one second,
+# capped so that a recovered dependency is noticed within half a minute.
+BACKOFF_BASE_S = 1.0
+BACKOFF_CAP_S = 30.0
+# Due topics extracted per loop turn: bounds how long the loop goes without polling.
+EXTRACTIONS_PER_TURN = 200
+
+
+def backoff(attempt: int) -> float:
+    return float(min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** max(0, attempt - 1)))
+
+
+@dataclass(slots=True)
+class WorkerStats:
+    events: int = 0
+    dead_lettered: int = 0
+    batches: int = 0
+    persisted_messages: int = 0
+    runs: dict[str, int] = field(default_factory=dict)
+    rebalances: int = 0
+    commit_failures: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerConfig:
+    topic: str
+    debounce_s: float
+    max_delay_s: float
+    batch_size: int
+    batch_timeout_s: float
+    extract_attempts: int
+    instance: str
+
+
+class Worker:
+    def __init__(
+        self,
+        config: WorkerConfig,
+        consumer: Consumer,
+        engine: Engine,
+        extraction: TopicExtraction,
+        dead_letters: DeadLetters,
+        clock: Clock | None = None,
+        on_event: Callable[[str, dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.consumer = consumer
+        self.engine = engine
+        self.extraction = extraction
+        self.dead_letters = dead_letters
+        self.clock = clock or SystemClock()
+        self.stats = WorkerStats()
+        self._observe = on_event or (lambda _name, _fields: None)
+        self._debouncer: Debouncer[TopicKey] = Debouncer(config.debounce_s, config.max_delay_s)
+        self._watermarks: Watermarks[Partition, TopicKey] = Watermarks()
+        self._committed: dict[Partition, int] = {}
+        self._assigned: set[Partition] = set()
+        self._held: list[Message] = []  # a batch waiting for the database to come back
+        self._unavailable_since: float | None = None
+        self._retry_at = 0.0
+        self._stopping = False
+        self._last_record_at = self.clock.time()
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def stop(self, *_: object) -> None:
+        self._stopping = True
+
+    def install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+
+    def run(self, until_idle_s: float | None = None) -> None:
+        """Consume until stopped, or until caught up and idle for ``until_idle_s`` seconds."""
+        self.consumer.subscribe(
+            [self.config.topic],
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_lost,
+        )
+        try:
+            while not self._stopping:
+                self._turn()
+                if until_idle_s is not None and self._idle_and_caught_up(until_idle_s):
+                    log.info("caught up and idle; exiting", extra={"stats": self.stats})
+                    break
+        finally:
+            self._commit(asynchronous=False)
+            self.consumer.close()  # leaves the group now instead of after the session timeout
+            self.extraction.close()
+
+    def _turn(self) -> None:
+        now = self.clock.time()
+        if self._unavailable_since is not None:
+            self._while_unavailable(now)
+            return
+        records = self.consumer.consume(
+            num_messages=self.config.batch_size, timeout=self._poll_timeout(now)
+        )
+        batch = self._held + [r for r in records if self._usable(r)]
+        self._held = []
+        batch_done = False
+        try:
+            if batch:
+                self._handle_batch(batch)
+            batch_done = True
+            self._extract_due()
+        except RetryableError as exc:
+            if not batch_done:
+                self._held = batch  # persisting is idempotent, so the whole batch is retried
+            self._become_unavailable(exc)
+            return
+        self._commit(asynchronous=True)
+
+    # --- the batch ----------------------------------------------------------------------------
+
+    def _usable(self, record: Message) -> bool:
+        error = record.error()
+        if error is None:
+            return True
+        if error.code() == KafkaError._PARTITION_EOF:
+            return False
+        if error.fatal():
+            raise KafkaUnavailable(f"fatal consumer error: {error}")
+        log.warning("consumer error: %s", error)
+        return False
+
+    def _handle_batch(self, batch: Sequence[Message]) -> None:
+        self._last_record_at = self.clock.time()
+        parsed: list[tuple[Message, MessageEvent]] = []
+        dead: list[tuple[Message, BadInput]] = []
+        for record in batch:
+            try:
+                parsed.append((record, parse_event(record.value(), record.key())))
+            except BadInput as bad:
+                dead.append((record, bad))
+        events = [event for _, event in parsed]
+        with translate_errors(), self.engine.begin() as connection:
+            result = persist_batch(connection, events, self.extraction.extractor.extractor_id)
+        failpoint(AFTER_BATCH_COMMIT)
+        dead.extend((parsed[i][0], rejection) for i, rejection in result.rejected.items())
+        for record, rejection in dead:
+            self.dead_letters.send(record, rejection)
+        if dead:
+            self.dead_letters.flush()  # raises KafkaUnavailable: the whole batch is retried
+
+        now = self.clock.time()
+        for index, (record, event) in enumerate(parsed):
+            if index in result.rejected:
+                continue
+            key = (event.user_id, event.topic_id)
+            waits = key in result.needs_extract
+            self._watermarks.handled(
+                _partition_of(record), _offset_of(record), key if waits else None
+            )
+            if waits:
+                self._debouncer.touch(key, now)
+        for record, _error in dead:
+            self._watermarks.handled(_partition_of(record), _offset_of(record), None)
+        self.stats.events += len(batch)
+        self.stats.batches += 1
+        self.stats.dead_lettered += len(dead)
+        self.stats.persisted_messages += result.changed_messages
+        self._observe(
+            "batch",
+            {"size": len(batch), "dead": len(dead), "changed": result.changed_messages},
+        )
+
+    # --- extraction ---------------------------------------------------------------------------
+
+    def _extract_due(self) -> None:
+        now = self.clock.time()
+        for key in self._debouncer.pop_due(now, limit=EXTRACTIONS_PER_TURN):
+            user_id, topic_id = key
+            try:
+                result = self.extraction.run(user_id, topic_id)
+            except ExtractionFailed as exc:
+                self._extraction_failed(key, exc)
+                continue
+            except RetryableError:
+                self._debouncer.reschedule(key, now)
+                raise
+            self.stats.runs[result.outcome.value] = self.stats.runs.get(result.outcome.value, 0) + 1
+            self._observe(
+                "run",
+                {
+                    "user_id": user_id,
+                    "topic_id": topic_id,
+                    "outcome": result.outcome.value,
+                    "extract_s": result.extract_s,
+                    "replace_s": result.replace_s,
+                },
+            )
+            self._release(key)
+        failpoint(AFTER_DB_COMMIT_BEFORE_OFFSET_COMMIT)
+
+    def _extraction_failed(self, key: TopicKey, exc: ExtractionFailed) -> None:
+        attempts = self._debouncer.attempts(key) + 1
+        if attempts < self.config.extract_attempts:
+            self._debouncer.retry_at(key, self.clock.time() + backoff(attempts))
+            log.warning("extraction failed (attempt %d), will retry: %s", attempts, exc)
+            return
+        log.error("extraction failed %d times; keeping previous cards: %s", attempts, exc)
+        with translate_errors():
+            stored = read_snapshot(self.engine, *key)
+            if stored is not None:
+                record_failure(
+                    self.engine,
+                    stored.snapshot,
+                    self.extraction.extractor.extractor_id,
+                    exc.cause,
+                    attempts,
+                    self.config.instance,
+                )
+        self.stats.runs["failed"] = self.stats.runs.get("failed", 0) + 1
+        self._release(key)
+
+    def _release(self, key: TopicKey) -> None:
+        self._debouncer.done(key)
+        self._watermarks.release(key)
+
+    # --- offsets ------------------------------------------------------------------------------
+
+    def _commit(self, asynchronous: bool, only: set[Partition] | None = None) -> None:
+        offsets = [
+            TopicPartition(topic, partition, offset)
+            for (topic, partition), offset in self._watermarks.safe_offsets().items()
+            if (only is None or (topic, partition) in only)
+            and self._committed.get((topic, partition)) != offset
+        ]
+        if not offsets:
+            return
+        try:
+            if asynchronous:
+                self.consumer.commit(offsets=offsets, asynchronous=True)
+            else:
+                failed = [
+                    tp
+                    for tp in self.consumer.commit(offsets=offsets, asynchronous=False)
+                    if tp.error is not None
+                ]
+                if failed:
+                    raise KafkaUnavailable(f"commit refused: {failed[0].error}")
+        except Exception as exc:  # a failed commit only delays progress; the next one retries
+            self.stats.commit_failures += 1
+            log.warning("offset commit failed: %s", exc)
+            return
+        for tp in offsets:
+            self._committed[(tp.topic, tp.partition)] = tp.offset
+
+    def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.stats.rebalances += 1
+        self._assigned |= {(tp.topic, tp.partition) for tp in partitions}
+        log.info("assigned %s", sorted(tp.partition for tp in partitions))
+
+    def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.stats.rebalances += 1
+        revoked = {(tp.topic, tp.partition) for tp in partitions}
+        failpoint(IN_ON_REVOKE)
+        self._commit(asynchronous=False, only=revoked)
+        self._forget(revoked)
+        log.info("revoked %s", sorted(p for _, p in revoked))
+
+    def _on_lost(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # Another member may own these already: committing now could move its offsets.
+        self.stats.rebalances += 1
+        self._forget({(tp.topic, tp.partition) for tp in partitions})
+        log.warning("lost %s", sorted(tp.partition for tp in partitions))
+
+    def _forget(self, partitions: set[Partition]) -> None:
+        orphaned = self._watermarks.drop(partitions)
+        self._debouncer.drop(orphaned)
+        self._held = [r for r in self._held if _partition_of(r) not in partitions]
+        for partition in partitions:
+            self._committed.pop(partition, None)
+        self._assigned -= partitions
+
+    # --- availability -------------------------------------------------------------------------
+
+    def _become_unavailable(self, exc: Exception) -> None:
+        now = self.clock.time()
+        if self._unavailable_since is None:
+            self._unavailable_since = now
+            log.warning("dependency unavailable, pausing partitions: %s", exc)
+            self.consumer.pause(self.consumer.assignment())
+        attempt = int((now - self._unavailable_since) // BACKOFF_BASE_S) + 1
+        self._retry_at = now + min(backoff(attempt), 5.0)
+
+    def _while_unavailable(self, now: float) -> None:
+        # Polling paused partitions returns no records but keeps this member in the group.
+        records = self.consumer.consume(num_messages=self.config.batch_size, timeout=0.5)
+        self._held.extend(r for r in records if self._usable(r))
+        if now < self._retry_at:
+            return
+        if not ping(self.engine):
+            self._retry_at = now + 2.0
+            return
+        log.info("database is back; resuming")
+        self._unavailable_since = None
+        self.consumer.resume(self.consumer.assignment())
+
+    # --- idleness -----------------------------------------------------------------------------
+
+    def _poll_timeout(self, now: float) -> float:
+        timeout = self.config.batch_timeout_s
+        due = self._debouncer.next_due()
+        if due is not None:
+            timeout = max(0.0, min(timeout, due - now))
+        return timeout
+
+    def _idle_and_caught_up(self, idle_s: float) -> bool:
+        if self._held or len(self._debouncer) or self._unavailable_since is not None:
+            return False
+        if self.clock.time() - self._last_record_at < idle_s:
+            return False
+        safe = self._watermarks.safe_offsets()
+        for topic, partition in self._assigned:
+            tp = TopicPartition(topic, partition)
+            _low, high = self.consumer.get_watermark_offsets(tp, timeout=10, cached=False)
+            position = safe.get((topic, partition))
+            if position is None:
+                committed = self.consumer.committed([tp], timeout=10)[0].offset
+                position = _low if committed == OFFSET_INVALID or committed < 0 else committed
+            if position < high:
+                return False
+        return True
+
+
+def _partition_of(record: Message) -> Partition:
+    return (str(record.topic()), int(record.partition() or 0))
+
+
+def _offset_of(record: Message) -> int:
+    return int(record.offset() or 0)

@@ -1,0 +1,191 @@
+"""Persisting a batch of message events: one transaction, idempotent by revision.
+
+A stored message changes only when an event carries a higher revision, so redelivery and any
+order of arrival end in the same rows. A topic belongs to the first conversation that names it,
+and a message to the first topic that names it; events that contradict either are bad input and
+are handed back for the DLQ instead of being applied.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, bindparam, func, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert
+
+from cardwright.errors import BadInput
+from schema.events import REASON_MESSAGE_MOVED, REASON_TOPIC_CONFLICT, MessageEvent
+from storage.tables import messages, topics
+
+TopicKey = tuple[str, str]  # (user_id, topic_id)
+
+
+@dataclass(slots=True)
+class PersistResult:
+    """What a batch did: rejected events (by index) and which topics need extraction."""
+
+    rejected: dict[int, BadInput] = field(default_factory=dict)
+    # Topics whose cards do not come from their current input with this extractor.
+    needs_extract: set[TopicKey] = field(default_factory=set)
+    changed_messages: int = 0
+
+
+def persist_batch(
+    connection: Connection, events: Sequence[MessageEvent], extractor_id: str
+) -> PersistResult:
+    """Apply ``events`` (in log order) inside the caller's transaction."""
+    result = PersistResult()
+    if not events:
+        return result
+    topic_keys = {(e.user_id, e.topic_id) for e in events}
+    message_keys = {(e.user_id, e.message_id) for e in events}
+
+    known_topics = {
+        (row.user_id, row.topic_id): row
+        for row in connection.execute(
+            select(
+                topics.c.user_id,
+                topics.c.topic_id,
+                topics.c.conversation_id,
+                topics.c.state_version,
+                topics.c.cards_state_version,
+                topics.c.cards_extractor_id,
+                topics.c.last_event_at,
+            ).where(tuple_(topics.c.user_id, topics.c.topic_id).in_(topic_keys))
+        )
+    }
+    message_topic: dict[tuple[str, str], str] = {
+        (row.user_id, row.message_id): row.topic_id
+        for row in connection.execute(
+            select(messages.c.user_id, messages.c.message_id, messages.c.topic_id).where(
+                tuple_(messages.c.user_id, messages.c.message_id).in_(message_keys)
+            )
+        )
+    }
+    topic_conversation = {key: row.conversation_id for key, row in known_topics.items()}
+
+    latest: dict[tuple[str, str], MessageEvent] = {}
+    last_event_at: dict[TopicKey, datetime] = {}
+    for index, event in enumerate(events):
+        topic_key = (event.user_id, event.topic_id)
+        message_key = (event.user_id, event.message_id)
+        claimed = topic_conversation.setdefault(topic_key, event.conversation_id)
+        if claimed != event.conversation_id:
+            result.rejected[index] = BadInput(
+                REASON_TOPIC_CONFLICT,
+                f"topic {event.topic_id!r} belongs to conversation {claimed!r}, "
+                f"not {event.conversation_id!r}",
+            )
+            continue
+        owner = message_topic.setdefault(message_key, event.topic_id)
+        if owner != event.topic_id:
+            result.rejected[index] = BadInput(
+                REASON_MESSAGE_MOVED,
+                f"message {event.message_id!r} belongs to topic {owner!r}, not {event.topic_id!r}",
+            )
+            continue
+        current = latest.get(message_key)
+        if current is None or _newer(event, current):
+            latest[message_key] = event
+        if topic_key not in last_event_at or event.occurred_at > last_event_at[topic_key]:
+            last_event_at[topic_key] = event.occurred_at
+
+    new_topics = [
+        {"user_id": u, "topic_id": t, "conversation_id": topic_conversation[(u, t)]}
+        for (u, t) in last_event_at
+        if (u, t) not in known_topics
+    ]
+    if new_topics:
+        connection.execute(insert(topics).on_conflict_do_nothing(), new_topics)
+
+    changed_per_topic: dict[TopicKey, int] = defaultdict(int)
+    if latest:
+        rows = [_message_row(e) for e in latest.values()]
+        stmt = insert(messages)
+        upsert = stmt.on_conflict_do_update(
+            index_elements=[messages.c.user_id, messages.c.message_id],
+            set_={
+                name: stmt.excluded[name]
+                for name in (
+                    "role",
+                    "text",
+                    "revision",
+                    "deleted",
+                    "occurred_at",
+                    "event_id",
+                )
+            }
+            | {"updated_at": func.now()},
+            # Only a higher revision changes a stored message, and never its topic.
+            where=(messages.c.revision < stmt.excluded.revision)
+            & (messages.c.topic_id == stmt.excluded.topic_id),
+        ).returning(messages.c.user_id, messages.c.topic_id)
+        for row in connection.execute(upsert, rows):
+            changed_per_topic[(row.user_id, row.topic_id)] += 1
+        result.changed_messages = sum(changed_per_topic.values())
+
+    touched = [
+        {"k_user": u, "k_topic": t, "k_delta": changed_per_topic.get((u, t), 0), "k_at": at}
+        for (u, t), at in last_event_at.items()
+        if _worth_updating((u, t), at, changed_per_topic, known_topics)
+    ]
+    if touched:
+        connection.execute(
+            update(topics)
+            .where(topics.c.user_id == bindparam("k_user"))
+            .where(topics.c.topic_id == bindparam("k_topic"))
+            .values(
+                state_version=topics.c.state_version + bindparam("k_delta"),
+                last_event_at=func.greatest(topics.c.last_event_at, bindparam("k_at")),
+            ),
+            touched,
+        )
+
+    for key in last_event_at:
+        known = known_topics.get(key)
+        if (
+            known is None
+            or changed_per_topic.get(key, 0) > 0
+            or known.cards_state_version != known.state_version
+            or known.cards_extractor_id != extractor_id
+        ):
+            result.needs_extract.add(key)
+    return result
+
+
+def _worth_updating(
+    key: TopicKey,
+    at: datetime,
+    changed_per_topic: dict[TopicKey, int],
+    known_topics: dict[TopicKey, Row[Any]],
+) -> bool:
+    """Skip the topic row write when nothing changed, as on a replay of processed events."""
+    known = known_topics.get(key)
+    if known is None or changed_per_topic.get(key, 0) > 0 or known.last_event_at is None:
+        return True
+    return bool(at > known.last_event_at)
+
+
+def _newer(candidate: MessageEvent, current: MessageEvent) -> bool:
+    """Highest revision wins; ties are broken deterministically so any order gives one answer."""
+    return (candidate.revision, str(candidate.event_id)) > (current.revision, str(current.event_id))
+
+
+def _message_row(event: MessageEvent) -> dict[str, object]:
+    return {
+        "user_id": event.user_id,
+        "message_id": event.message_id,
+        "topic_id": event.topic_id,
+        "conversation_id": event.conversation_id,
+        "role": event.role.value,
+        "text": event.text,
+        "created_at": event.created_at,
+        "revision": event.revision,
+        "deleted": event.deleted,
+        "occurred_at": event.occurred_at,
+        "event_id": str(event.event_id),
+    }

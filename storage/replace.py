@@ -1,0 +1,214 @@
+"""The replace transaction: record the run and swap a topic's whole card set, atomically.
+
+Order inside ONE transaction (DESIGN.md):
+  lock the topic row -> fence stale input -> no-op if the cards already come from this hash
+  -> insert the run ON CONFLICT DO NOTHING (reuse an existing run for A->B->A)
+  -> delete the topic's cards -> insert the new ones -> point the topic at the run -> commit.
+Readers therefore see the old complete set or the new complete set, never a mix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import Connection, Engine, delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert
+
+from cardwright.failpoints import REPLACE_AFTER_DELETE, failpoint
+from schema.cards import CardDraft, LiveMessage, TopicSnapshot, card_id
+from storage.tables import cards, extract_failures, extract_runs, messages, topics
+
+
+class Outcome(StrEnum):
+    NEW_RUN = "new"  # a run was inserted and the cards replaced
+    REUSED_RUN = "reused"  # input came back to an earlier state: cards re-derived, no new run
+    NOOP = "noop"  # the cards already come from this source hash
+    STALE = "stale"  # newer cards exist; this extraction came from an older state
+    MISSING = "missing"  # the topic row does not exist (e.g. a database reset under us)
+
+
+@dataclass(frozen=True, slots=True)
+class ExtractResult:
+    """One extraction, ready to be stored."""
+
+    snapshot: TopicSnapshot
+    source_hash: str
+    extractor_id: str
+    drafts: Sequence[CardDraft]
+    extract_ms: int
+    consumer_instance: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTopic:
+    """A topic's input snapshot and the source hash its current cards come from."""
+
+    snapshot: TopicSnapshot
+    cards_source_hash: str | None
+    cards_state_version: int | None
+
+
+def read_snapshot(engine: Engine, user_id: str, topic_id: str) -> StoredTopic | None:
+    """The topic's live messages and the state_version they belong to, from one snapshot."""
+    with engine.connect() as connection:
+        connection = connection.execution_options(isolation_level="REPEATABLE READ")
+        with connection.begin():
+            topic = connection.execute(
+                select(
+                    topics.c.conversation_id,
+                    topics.c.state_version,
+                    topics.c.cards_source_hash,
+                    topics.c.cards_state_version,
+                ).where(topics.c.user_id == user_id, topics.c.topic_id == topic_id)
+            ).one_or_none()
+            if topic is None:
+                return None
+            rows = connection.execute(
+                select(
+                    messages.c.message_id,
+                    messages.c.role,
+                    messages.c.created_at,
+                    messages.c.text,
+                )
+                .where(
+                    messages.c.user_id == user_id,
+                    messages.c.topic_id == topic_id,
+                    messages.c.deleted.is_(False),
+                )
+                .order_by(messages.c.created_at, messages.c.message_id)
+            ).all()
+    snapshot = TopicSnapshot(
+        user_id=user_id,
+        topic_id=topic_id,
+        conversation_id=topic.conversation_id,
+        state_version=topic.state_version,
+        messages=tuple(LiveMessage(r.message_id, r.role, r.created_at, r.text) for r in rows),
+    )
+    return StoredTopic(snapshot, topic.cards_source_hash, topic.cards_state_version)
+
+
+def replace_cards(engine: Engine, result: ExtractResult) -> Outcome:
+    """Store ``result`` as the topic's card set in one transaction; see the module docstring."""
+    snap = result.snapshot
+    with engine.begin() as connection:
+        topic = connection.execute(
+            select(
+                topics.c.cards_state_version,
+                topics.c.cards_source_hash,
+            )
+            .where(topics.c.user_id == snap.user_id, topics.c.topic_id == snap.topic_id)
+            .with_for_update()
+        ).one_or_none()
+        if topic is None:
+            return Outcome.MISSING
+        if topic.cards_state_version is not None and topic.cards_state_version > snap.state_version:
+            return Outcome.STALE
+        if topic.cards_source_hash == result.source_hash:
+            # Same input as the current cards: keep them; only move the fence forward.
+            _point_topic_at(connection, result, run_id=None)
+            return Outcome.NOOP
+
+        run_id = connection.execute(
+            insert(extract_runs)
+            .values(
+                topic_id=snap.topic_id,
+                user_id=snap.user_id,
+                source_hash=result.source_hash,
+                extractor_id=result.extractor_id,
+                state_version=snap.state_version,
+                message_count=len(snap.messages),
+                card_count=len(result.drafts),
+                extract_ms=result.extract_ms,
+                consumer_instance=result.consumer_instance,
+            )
+            .on_conflict_do_nothing(
+                index_elements=[
+                    extract_runs.c.topic_id,
+                    extract_runs.c.user_id,
+                    extract_runs.c.source_hash,
+                ]
+            )
+            .returning(extract_runs.c.run_id)
+        ).scalar_one_or_none()
+        outcome = Outcome.NEW_RUN
+        if run_id is None:
+            outcome = Outcome.REUSED_RUN
+            run_id = connection.execute(
+                select(extract_runs.c.run_id).where(
+                    extract_runs.c.topic_id == snap.topic_id,
+                    extract_runs.c.user_id == snap.user_id,
+                    extract_runs.c.source_hash == result.source_hash,
+                )
+            ).scalar_one()
+
+        connection.execute(
+            delete(cards).where(cards.c.user_id == snap.user_id, cards.c.topic_id == snap.topic_id)
+        )
+        failpoint(REPLACE_AFTER_DELETE)
+        if result.drafts:
+            connection.execute(insert(cards), _card_rows(result, run_id))
+        _point_topic_at(connection, result, run_id=run_id)
+    return outcome
+
+
+def _point_topic_at(connection: Connection, result: ExtractResult, run_id: int | None) -> None:
+    snap = result.snapshot
+    values: dict[str, object] = {
+        "cards_state_version": func.greatest(topics.c.cards_state_version, snap.state_version),
+    }
+    if run_id is not None:
+        values |= {
+            "current_run_id": run_id,
+            "cards_source_hash": result.source_hash,
+            "cards_extractor_id": result.extractor_id,
+            "cards_updated_at": func.now(),
+        }
+    connection.execute(
+        update(topics)
+        .where(topics.c.user_id == snap.user_id, topics.c.topic_id == snap.topic_id)
+        .values(values)
+    )
+
+
+def _card_rows(result: ExtractResult, run_id: int) -> list[dict[str, object]]:
+    snap = result.snapshot
+    return [
+        {
+            "card_id": card_id(snap.user_id, snap.topic_id, result.source_hash, position),
+            "run_id": run_id,
+            "user_id": snap.user_id,
+            "topic_id": snap.topic_id,
+            "conversation_id": snap.conversation_id,
+            "position": position,
+            "kind": draft.kind.value,
+            "title": draft.title,
+            "body": draft.body,
+            "message_ids": list(draft.message_ids),
+        }
+        for position, draft in enumerate(result.drafts)
+    ]
+
+
+def record_failure(
+    engine: Engine,
+    snapshot: TopicSnapshot,
+    extractor_id: str,
+    error: str,
+    attempts: int,
+    consumer_instance: str,
+) -> None:
+    """Remember a failed extraction; the topic keeps its previous cards."""
+    with engine.begin() as connection:
+        connection.execute(
+            insert(extract_failures).values(
+                user_id=snapshot.user_id,
+                topic_id=snapshot.topic_id,
+                state_version=snapshot.state_version,
+                extractor_id=extractor_id,
+                error=error[:4000],
+                attempts=attempts,
+                consumer_instance=consumer_instance,
+            )
+        )
