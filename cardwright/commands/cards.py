@@ -1,0 +1,91 @@
+"""``cardwright cards`` and ``cardwright runs``: read cards and extract runs."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cardwright.settings import load_settings
+from storage.engine import make_engine, translate_errors
+from storage.queries import TopicCards, cards_by_conversation, cards_by_topic, runs_of_topic
+
+User = Annotated[str, typer.Option("--user", help="The user who owns the conversation.")]
+Json = Annotated[bool, typer.Option("--json", help="Print JSON for programs.")]
+
+
+def cards(
+    user: User,
+    topic: Annotated[str | None, typer.Option(help="Cards of one topic.")] = None,
+    conversation: Annotated[
+        str | None, typer.Option(help="Cards of every topic of a conversation, topic by topic.")
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Show a topic's cards, or each topic's complete card set in a conversation."""
+    if (topic is None) == (conversation is None):
+        raise typer.BadParameter("give exactly one of --topic or --conversation")
+    engine = make_engine(load_settings().database_url.get_secret_value())
+    with translate_errors():
+        if topic is not None:
+            found = cards_by_topic(engine, user, topic)
+            sets = [found] if found is not None else []
+        else:
+            sets = cards_by_conversation(engine, user, conversation or "")
+    engine.dispose()
+    if as_json:
+        typer.echo(json.dumps([_jsonable(s) for s in sets], indent=2, default=str))
+        return
+    if not sets:
+        typer.echo("no cards: unknown topic or conversation", err=True)
+        return
+    console = Console()
+    for card_set in sets:
+        table = Table(
+            title=f"topic {card_set.topic_id} (conversation {card_set.conversation_id}, "
+            f"run {card_set.run_id})",
+            title_justify="left",
+        )
+        for column in ("kind", "title", "messages"):
+            table.add_column(column)
+        for card in card_set.cards:
+            table.add_row(card.kind, card.title, ",".join(card.message_ids))
+        console.print(table)
+
+
+def runs(
+    user: User,
+    topic: Annotated[str, typer.Option(help="The topic whose runs to list.")],
+    as_json: Json = False,
+) -> None:
+    """List a topic's successful extract runs, oldest first; the current one is marked."""
+    engine = make_engine(load_settings().database_url.get_secret_value())
+    with translate_errors():
+        rows = runs_of_topic(engine, user, topic)
+    engine.dispose()
+    if as_json:
+        typer.echo(json.dumps([dataclasses.asdict(r) for r in rows], indent=2, default=str))
+        return
+    table = Table(title=f"runs of topic {topic}", title_justify="left")
+    for column in ("run", "current", "extractor", "state", "messages", "cards", "ms", "at"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(
+            str(r.run_id),
+            "*" if r.current else "",
+            r.extractor_id,
+            str(r.state_version),
+            str(r.message_count),
+            str(r.card_count),
+            str(r.extract_ms),
+            r.created_at.isoformat(timespec="seconds"),
+        )
+    Console().print(table)
+
+
+def _jsonable(card_set: TopicCards) -> dict[str, Any]:
+    return dataclasses.asdict(card_set)

@@ -1,0 +1,40 @@
+"""``cardwright migrate``: bring the database schema up to date (or print its DDL)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cardwright.errors import DatabaseUnavailable
+from cardwright.settings import load_settings
+from storage.engine import make_engine, translate_errors
+from storage.migrate import current_revision, upgrade, upgrade_sql
+
+
+def migrate(
+    sql: Annotated[
+        bool, typer.Option("--sql", help="Print the DDL instead of running it.")
+    ] = False,
+    database_url: Annotated[
+        str | None, typer.Option(help="Database URL (CARDWRIGHT_DATABASE_URL).")
+    ] = None,
+) -> None:
+    """Apply the Alembic migrations; running it again is harmless."""
+    settings = load_settings(database_url=database_url)
+    url = settings.database_url.get_secret_value()
+    if sql:
+        typer.echo(upgrade_sql(url))
+        return
+    engine = make_engine(url)
+    try:
+        with translate_errors():
+            before = current_revision(engine)
+            upgrade(engine)
+            after = current_revision(engine)
+    except DatabaseUnavailable as exc:
+        raise DatabaseUnavailable(f"cannot reach the database: {exc}") from None
+    finally:
+        engine.dispose()
+    state = "already at" if before == after else f"upgraded from {before or 'empty'} to"
+    typer.echo(f"database schema {state} revision {after}", err=True)

@@ -1,0 +1,68 @@
+"""The one place where real adapters are built from settings and wired together."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from typing import Any
+
+from confluent_kafka import Consumer
+
+from cardwright.settings import Settings
+from consumers.dlq import DeadLetters
+from consumers.extraction import TopicExtraction
+from consumers.worker import Worker, WorkerConfig
+from extractors.base import Extractor, load_extractor
+from producers.kafka_config import client_properties
+from storage.engine import make_engine
+
+# A member that stops heartbeating (kill -9, SIGSTOP) loses its partitions after this long.
+# Short enough that a crashed worker's topics move within seconds, long enough to ride out a
+# GC pause or a busy machine; the broker's group.min.session.timeout.ms is 6 s by default.
+SESSION_TIMEOUT_MS = 10_000
+# Generous: a batch of extractions must finish within it or the member is expelled.
+MAX_POLL_INTERVAL_MS = 300_000
+
+
+def instance_name() -> str:
+    """A consumer instance id that names the host and process, unique across restarts."""
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+def consumer_config(settings: Settings, group_id: str, instance: str) -> dict[str, Any]:
+    return {
+        **client_properties(settings),
+        "group.id": group_id,
+        "client.id": instance,
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "auto.offset.reset": "earliest",
+        "partition.assignment.strategy": "cooperative-sticky",
+        "session.timeout.ms": SESSION_TIMEOUT_MS,
+        "heartbeat.interval.ms": SESSION_TIMEOUT_MS // 4,
+        "max.poll.interval.ms": MAX_POLL_INTERVAL_MS,
+        "enable.partition.eof": False,
+    }
+
+
+def build_worker(
+    settings: Settings, group_id: str | None = None, extractor: Extractor | None = None
+) -> Worker:
+    instance = instance_name()
+    group = group_id or settings.group_id
+    consumer = Consumer(consumer_config(settings, group, instance))
+    engine = make_engine(settings.database_url.get_secret_value())
+    chosen = extractor or load_extractor(settings.extractor)
+    extraction = TopicExtraction(engine, chosen, instance, settings.extract_timeout_s)
+    dead_letters = DeadLetters(dict(client_properties(settings)), settings.dlq_topic, instance)
+    config = WorkerConfig(
+        topic=settings.events_topic,
+        debounce_s=settings.debounce_ms / 1000,
+        max_delay_s=settings.max_delay_ms / 1000,
+        batch_size=settings.batch_size,
+        batch_timeout_s=settings.batch_timeout_ms / 1000,
+        extract_attempts=settings.extract_attempts,
+        instance=instance,
+    )
+    return Worker(config, consumer, engine, extraction, dead_letters)
