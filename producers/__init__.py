@@ -1,1 +1,1 @@
-"""Publishing message events to Kafka: the Java-compatible partitioner, the Publisher, JSONL input."""
+"""Publishing message events to Kafka: Java-compatible partitioner, Publisher, JSONL input."""

@@ -1,0 +1,140 @@
+"""librdkafka client properties shared by every Kafka client cardwright makes.
+
+Producers, consumers and admin clients all start from :func:`client_properties`, which merges,
+from lowest to highest precedence:
+
+1. ``CARDWRIGHT_KAFKA_PROPERTIES_FILE``: a Java-style ``.properties`` file (``key=value``,
+   ``key: value`` or ``key value``; ``#``/``!`` comments; ``\\`` line continuations and escapes),
+   the format Kafka's own tools and cloud providers hand out for security settings.
+2. ``CARDWRIGHT_KAFKA_<PROP>`` environment variables, one per property: drop the prefix, lower
+   the case and turn ``_`` into ``.``. ``CARDWRIGHT_KAFKA_SASL_PASSWORD`` sets ``sasl.password``,
+   ``CARDWRIGHT_KAFKA_SECURITY_PROTOCOL`` sets ``security.protocol``. Empty values are ignored.
+   Names that belong to settings are not properties: ``CARDWRIGHT_KAFKA_BOOTSTRAP_SERVERS`` and
+   ``CARDWRIGHT_KAFKA_PROPERTIES_FILE`` keep their settings meaning. A property whose own name
+   contains ``_`` cannot be spelled this way; put it in the properties file.
+3. ``bootstrap.servers`` from settings (``--bootstrap-servers`` or
+   ``CARDWRIGHT_KAFKA_BOOTSTRAP_SERVERS``) when given explicitly; otherwise the file's value, if
+   it has one, else the settings default (the native local stack).
+
+Values may hold secrets: log them only through :func:`redacted`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from cardwright.errors import ConfigurationError
+from cardwright.settings import Settings
+
+ENV_PREFIX = "CARDWRIGHT_KAFKA_"
+# Settings fields that start with "kafka_" own their CARDWRIGHT_KAFKA_* names.
+_RESERVED_ENV = frozenset(
+    f"CARDWRIGHT_{name.upper()}" for name in Settings.model_fields if name.startswith("kafka_")
+)
+_SECRET_WORDS = ("password", "secret", "key", "token", "jaas")
+
+# java.util.Properties: lines end at \n, \r or \r\n; keys end at an unescaped '=', ':' or blank.
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+_BLANKS = " \t\f"
+_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|u|.)", re.DOTALL)
+_ESCAPED_CHARS = {"t": "\t", "n": "\n", "r": "\r", "f": "\f"}
+
+
+def parse_properties(text: str) -> dict[str, str]:
+    """Parse Java ``.properties`` text the way ``java.util.Properties.load`` does."""
+    result: dict[str, str] = {}
+    for line in _logical_lines(text):
+        key, value = _split_key_value(line)
+        result[_unescape(key)] = _unescape(value)
+    return result
+
+
+def _logical_lines(text: str) -> Iterator[str]:
+    pending: str | None = None  # a logical line continued by a trailing backslash
+    for natural in _NEWLINE.split(text):
+        stripped = natural.lstrip(_BLANKS)
+        if pending is None and (not stripped or stripped[0] in "#!"):
+            continue
+        trailing = len(stripped) - len(stripped.rstrip("\\"))
+        continued = trailing % 2 == 1  # an even run of backslashes is escaped backslashes
+        if continued:
+            stripped = stripped[:-1]
+        pending = stripped if pending is None else pending + stripped
+        if not continued:
+            yield pending
+            pending = None
+    if pending:
+        yield pending
+
+
+def _split_key_value(line: str) -> tuple[str, str]:
+    i = 0
+    while i < len(line) and line[i] not in "=:" + _BLANKS:
+        i += 2 if line[i] == "\\" else 1
+    key, rest = line[:i], line[i:].lstrip(_BLANKS)
+    if rest[:1] in ("=", ":"):
+        rest = rest[1:].lstrip(_BLANKS)
+    return key, rest
+
+
+def _unescape(text: str) -> str:
+    def replace(match: re.Match[str]) -> str:
+        code = match.group(1)
+        if code == "u":
+            raise ConfigurationError(f"malformed \\uxxxx escape in properties: {text!r}")
+        if len(code) == 5:
+            return chr(int(code[1:], 16))
+        return _ESCAPED_CHARS.get(code, code)
+
+    return _ESCAPE.sub(replace, text)
+
+
+def properties_from_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """librdkafka properties named by ``CARDWRIGHT_KAFKA_<PROP>`` variables (see the docstring)."""
+    result: dict[str, str] = {}
+    for name, value in environ.items():
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX) or upper in _RESERVED_ENV or value == "":
+            continue
+        prop = upper.removeprefix(ENV_PREFIX).lower().replace("_", ".")
+        if prop:
+            result[prop] = value
+    return result
+
+
+def merge_properties(
+    settings: Settings,
+    file_properties: Mapping[str, str],
+    env_properties: Mapping[str, str],
+) -> dict[str, str]:
+    """Apply the precedence of the module docstring; pure, so it is tested without files."""
+    merged = {**file_properties, **env_properties}
+    if "kafka_bootstrap_servers" in settings.model_fields_set or "bootstrap.servers" not in merged:
+        merged["bootstrap.servers"] = settings.kafka_bootstrap_servers
+    return merged
+
+
+def client_properties(
+    settings: Settings, environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The librdkafka properties every cardwright client starts from."""
+    file_properties: dict[str, str] = {}
+    if settings.kafka_properties_file:
+        path = Path(settings.kafka_properties_file)
+        try:
+            file_properties = parse_properties(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigurationError(f"cannot read Kafka properties file {path}: {exc}") from None
+    env_properties = properties_from_env(os.environ if environ is None else environ)
+    return merge_properties(settings, file_properties, env_properties)
+
+
+def redacted(properties: Mapping[str, str]) -> dict[str, str]:
+    """A copy safe to log: values of secret-looking properties are masked."""
+    return {
+        key: "********" if any(word in key.lower() for word in _SECRET_WORDS) else value
+        for key, value in properties.items()
+    }

@@ -1,0 +1,77 @@
+"""Creating the events topic and its DLQ, idempotently, with the AdminClient.
+
+The publisher, the consumer and the local demo call :func:`ensure_topics` before they start; a
+topic that already exists is left as it is (its partition count is not changed, since that would
+move topics to other partitions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
+
+from cardwright.errors import ConfigurationError, KafkaUnavailable
+
+# How long to wait for the cluster to answer a create request. A healthy cluster answers in
+# milliseconds; 30 s covers a broker that is still starting, then we report it unreachable.
+_CREATE_TIMEOUT_S = 30.0
+# Answers that no retry can change: the operator must fix permissions or the request.
+_NOT_RETRYABLE = frozenset(
+    {
+        KafkaError.TOPIC_AUTHORIZATION_FAILED,
+        KafkaError.CLUSTER_AUTHORIZATION_FAILED,
+        KafkaError.INVALID_PARTITIONS,
+        KafkaError.INVALID_REPLICATION_FACTOR,
+        KafkaError.TOPIC_EXCEPTION,
+        KafkaError.POLICY_VIOLATION,
+    }
+)
+# -1 lets the broker apply its default.replication.factor (1 on a local stack, 3 in production).
+_BROKER_DEFAULT_REPLICATION = -1
+
+
+def ensure_topics(
+    bootstrap: str,
+    topic: str,
+    partitions: int,
+    dlq_topic: str,
+    *,
+    properties: Mapping[str, str] | None = None,
+) -> list[str]:
+    """Create ``topic`` and ``dlq_topic`` with ``partitions`` partitions unless they exist.
+
+    Returns the names of the topics this call created. ``properties`` carries security and
+    other client settings (see ``producers.kafka_config``); ``bootstrap`` wins over theirs.
+    """
+    config: dict[str, Any] = {**(properties or {}), "bootstrap.servers": bootstrap}
+    try:
+        admin = AdminClient(config)
+    except KafkaException as exc:
+        message = exc.args[0].str()
+        raise ConfigurationError(f"invalid Kafka admin configuration: {message}") from None
+    wanted = [
+        NewTopic(name, num_partitions=partitions, replication_factor=_BROKER_DEFAULT_REPLICATION)
+        for name in dict.fromkeys((topic, dlq_topic))
+    ]
+    futures = admin.create_topics(wanted, request_timeout=_CREATE_TIMEOUT_S)
+    created = []
+    for name, future in futures.items():
+        try:
+            future.result(timeout=_CREATE_TIMEOUT_S + 5)  # the request times out first
+        except KafkaException as exc:
+            err: KafkaError = exc.args[0]
+            if err.code() == KafkaError.TOPIC_ALREADY_EXISTS:
+                continue
+            message = f"cannot create topic {name!r}: {err.str()}"
+            if err.code() in _NOT_RETRYABLE:
+                raise ConfigurationError(message) from None
+            raise KafkaUnavailable(message) from None
+        except TimeoutError:
+            message = f"cannot create topic {name!r}: no answer from {bootstrap}"
+            raise KafkaUnavailable(message) from None
+        created.append(name)
+    return created
