@@ -1,0 +1,152 @@
+"""Processes and ports of the native stack: pid files, liveness, stopping, free ports, waiting.
+
+A pid file alone can lie (the process died and the pid was reused), so a process counts as ours
+only while it is alive *and* its command line names our state directory or stack id.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+# How often wait loops look again: short enough that `up` returns promptly once a service
+# answers, long enough not to busy the two cores the services are starting on.
+POLL_INTERVAL_S = 0.2
+
+
+def say(message: str) -> None:
+    """Progress for humans, on stderr, so stdout stays clean for `eval "$(cardwright stack up)"`."""
+    print(f"stack: {message}", file=sys.stderr, flush=True)
+
+
+def cmdline(pid: int) -> str:
+    """The command line of ``pid`` with spaces between arguments; "" if it is gone."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return ""
+    return raw.replace(b"\0", b" ").decode(errors="replace").strip()
+
+
+def is_zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    # The state letter follows the parenthesised command name, which may itself hold spaces.
+    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
+
+
+def alive(pid: int, marker: str) -> bool:
+    """True while ``pid`` runs and its command line contains ``marker``."""
+    return pid > 0 and not is_zombie(pid) and marker in cmdline(pid)
+
+
+def read_pid(path: Path) -> int | None:
+    """The pid on the first line of ``path`` (our pid files, PostgreSQL's postmaster.pid)."""
+    try:
+        first = path.read_text().splitlines()[0].strip()
+        return int(first)
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def find_processes(markers: list[str]) -> list[int]:
+    """Pids of live processes whose command line contains any of ``markers``."""
+    found = []
+    me = os.getpid()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == me:
+            continue
+        pid = int(entry.name)
+        line = cmdline(pid)
+        if line and any(m in line for m in markers) and not is_zombie(pid):
+            found.append(pid)
+    return sorted(found)
+
+
+def wait_until(check: Callable[[], bool], timeout_s: float) -> bool:
+    """Call ``check`` until it returns True or ``timeout_s`` passes; return its last answer."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if check():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(POLL_INTERVAL_S)
+
+
+def terminate(pid: int, marker: str, grace_s: float) -> bool:
+    """SIGTERM ``pid``, wait up to ``grace_s``, then SIGKILL. True if it had to be killed."""
+    if not alive(pid, marker):
+        return False
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    if wait_until(lambda: not alive(pid, marker), grace_s):
+        return False
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    # SIGKILL cannot be ignored; a few seconds covers the kernel tearing down a large JVM.
+    wait_until(lambda: not alive(pid, marker), 10.0)
+    return True
+
+
+def reap(pid: int) -> None:
+    """Collect the exit status of ``pid`` if it was our child, so no zombie stays behind."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def port_accepts(port: int, host: str = "127.0.0.1") -> bool:
+    """True if something accepts TCP connections on ``host:port``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(1.0)
+        return sock.connect_ex((host, port)) == 0
+
+
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    """True if a server could bind ``host:port`` now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # SO_REUSEADDR as servers set it, so a port in TIME_WAIT after our own stop counts as free.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def free_port() -> int:
+    """A port nobody listens on right now (for tests that start a stack of their own)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` so two `stack up`/`down` never interleave."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def tail(path: Path, lines: int = 15) -> str:
+    """The last ``lines`` lines of a log, for error messages; "" if unreadable."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
