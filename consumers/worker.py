@@ -105,6 +105,7 @@ class Worker:
         self._unavailable_since: float | None = None
         self._retry_at = 0.0
         self._stopping = False
+        self._joined = False  # an assignment (possibly empty) has been received
         self._last_record_at = self.clock.time()
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -297,6 +298,9 @@ class Worker:
     def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self.stats.rebalances += 1
         self._assigned |= {(tp.topic, tp.partition) for tp in partitions}
+        if not self._joined:
+            self._joined = True
+            self._last_record_at = self.clock.time()  # idleness counts from joining the group
         log.info("assigned %s", sorted(tp.partition for tp in partitions))
 
     def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -355,7 +359,9 @@ class Worker:
         return timeout
 
     def _idle_and_caught_up(self, idle_s: float) -> bool:
-        if self._held or len(self._debouncer) or self._unavailable_since is not None:
+        if not self._joined or self._held or len(self._debouncer):
+            return False
+        if self._unavailable_since is not None:
             return False
         if self.clock.time() - self._last_record_at < idle_s:
             return False
