@@ -16,14 +16,17 @@ from lowest to highest precedence:
    ``CARDWRIGHT_KAFKA_BOOTSTRAP_SERVERS``) when given explicitly; otherwise the file's value, if
    it has one, else the settings default (the native local stack).
 
-Values may hold secrets: log them only through :func:`redacted`.
+Values may hold secrets: log them only through :func:`redacted`. Clients send librdkafka's own
+log lines to :func:`kafka_logger`, which passes each distinct line once per minute.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from cardwright.errors import ConfigurationError
@@ -35,6 +38,11 @@ _RESERVED_ENV = frozenset(
     f"CARDWRIGHT_{name.upper()}" for name in Settings.model_fields if name.startswith("kafka_")
 )
 _SECRET_WORDS = ("password", "secret", "key", "token", "jaas")
+# librdkafka retries a refused connection many times a second and logs every attempt; one line
+# per distinct message per minute still tells an operator what is wrong.
+_LOG_REPEAT_WINDOW_S = 60.0
+_LOG_KEYS_KEPT = 1000  # distinct messages remembered; bounded so a long run cannot grow it
+_DIGITS = re.compile(r"\d+")
 
 # java.util.Properties: lines end at \n, \r or \r\n; keys end at an unescaped '=', ':' or blank.
 _NEWLINE = re.compile(r"\r\n|\r|\n")
@@ -138,3 +146,37 @@ def redacted(properties: Mapping[str, str]) -> dict[str, str]:
         key: "********" if any(word in key.lower() for word in _SECRET_WORDS) else value
         for key, value in properties.items()
     }
+
+
+class RepeatFilter(logging.Filter):
+    """Lets a message through once per window; numbers are ignored when comparing messages."""
+
+    def __init__(
+        self,
+        window_s: float = _LOG_REPEAT_WINDOW_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self._window_s = window_s
+        self._clock = clock
+        self._last: dict[str, float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = _DIGITS.sub("#", record.getMessage())
+        now = self._clock()
+        last = self._last.get(key)
+        if last is not None and now - last < self._window_s:
+            return False
+        if len(self._last) >= _LOG_KEYS_KEPT:
+            self._last.clear()
+        self._last[key] = now
+        return True
+
+
+_KAFKA_LOGGER = logging.getLogger("cardwright.kafka")
+_KAFKA_LOGGER.addFilter(RepeatFilter())
+
+
+def kafka_logger() -> logging.Logger:
+    """The logger Kafka clients pass as librdkafka's ``logger`` property."""
+    return _KAFKA_LOGGER

@@ -9,6 +9,8 @@ undelivered records into :class:`DeliveryFailed`, a ``KafkaUnavailable`` that ca
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +18,7 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Producer
 
 from cardwright.errors import BadInput, ConfigurationError, KafkaUnavailable
+from producers.kafka_config import kafka_logger
 from schema.events import MessageEvent
 
 # The design requires these; a properties file may not weaken them.
@@ -43,6 +46,8 @@ TUNING_PROPERTIES: Mapping[str, str] = {
 
 # How long produce() waits for delivery reports to free room when the local queue is full.
 _BUFFER_FULL_POLL_S = 0.1
+# Longest single Producer.flush() call inside Publisher.flush(); short enough to re-check often.
+_FLUSH_SLICE_S = 1.0
 # Distinct delivery errors kept for the report; enough to explain a failure, bounded in memory.
 _MAX_ERRORS_KEPT = 10
 
@@ -91,9 +96,12 @@ class Publisher:
         self.topic = topic
         self._delivered = 0
         self._failed = 0
+        # Counted here rather than with len(Producer), which also counts queued log events.
+        self._in_flight = 0
         self._errors: list[str] = []
         config: dict[str, Any] = producer_config(properties)
         config["error_cb"] = self._on_error
+        config.setdefault("logger", kafka_logger())
         try:
             self._producer = Producer(config)
         except KafkaException as exc:
@@ -109,6 +117,7 @@ class Publisher:
         while True:
             try:
                 self._producer.produce(self.topic, value, key, on_delivery=self._on_delivery)
+                self._in_flight += 1
                 break
             except BufferError:
                 # The local queue is full: serving delivery reports is what frees room.
@@ -124,11 +133,18 @@ class Publisher:
         The counts cover the records reported since the previous flush. Without a timeout the
         wait is bounded by ``message.timeout.ms``, after which librdkafka reports the record failed.
         """
-        undelivered = self._producer.flush() if timeout is None else self._producer.flush(timeout)
+        deadline = math.inf if timeout is None else time.monotonic() + timeout
+        while True:
+            # Flush in slices and watch our own count: Producer.flush() alone also waits for
+            # queued log events, which keep coming while a broker is unreachable.
+            left = deadline - time.monotonic()
+            self._producer.flush(max(0.0, min(left, _FLUSH_SLICE_S)))
+            if self._in_flight == 0 or time.monotonic() >= deadline:
+                break
         stats = DeliveryStats(
             delivered=self._delivered,
             failed=self._failed,
-            undelivered=undelivered,
+            undelivered=self._in_flight,
             errors=tuple(self._errors),
         )
         self._delivered = self._failed = 0
@@ -138,10 +154,11 @@ class Publisher:
         return stats
 
     def __len__(self) -> int:
-        """Records queued or in flight."""
-        return len(self._producer)
+        """Records queued or in flight: not yet reported delivered or failed."""
+        return self._in_flight
 
     def _on_delivery(self, err: KafkaError | None, _msg: object) -> None:
+        self._in_flight -= 1
         if err is None:
             self._delivered += 1
             return

@@ -15,6 +15,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from cardwright.errors import ConfigurationError, KafkaUnavailable
+from producers.kafka_config import kafka_logger
 
 # How long to wait for the cluster to answer a create request. A healthy cluster answers in
 # milliseconds; 30 s covers a broker that is still starting, then we report it unreachable.
@@ -47,7 +48,11 @@ def ensure_topics(
     Returns the names of the topics this call created. ``properties`` carries security and
     other client settings (see ``producers.kafka_config``); ``bootstrap`` wins over theirs.
     """
-    config: dict[str, Any] = {**(properties or {}), "bootstrap.servers": bootstrap}
+    config: dict[str, Any] = {
+        "logger": kafka_logger(),
+        **(properties or {}),
+        "bootstrap.servers": bootstrap,
+    }
     try:
         admin = AdminClient(config)
     except KafkaException as exc:
@@ -66,7 +71,7 @@ def ensure_topics(
             err: KafkaError = exc.args[0]
             if err.code() == KafkaError.TOPIC_ALREADY_EXISTS:
                 continue
-            message = f"cannot create topic {name!r}: {err.str()}"
+            message = f"cannot create topic {name!r} on {bootstrap}: {err.str()}"
             if err.code() in _NOT_RETRYABLE:
                 raise ConfigurationError(message) from None
             raise KafkaUnavailable(message) from None

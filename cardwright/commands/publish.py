@@ -106,7 +106,10 @@ class Summary:
         return self.published / self.seconds if self.seconds > 0 else 0.0
 
     def to_json(self) -> bytes:
-        data = asdict(self) | {"events_per_second": round(self.events_per_second, 1)}
+        data = asdict(self) | {
+            "seconds": round(self.seconds, 3),
+            "events_per_second": round(self.events_per_second, 1),
+        }
         return orjson.dumps(data)
 
     def text(self) -> str:

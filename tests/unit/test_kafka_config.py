@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from cardwright.errors import ConfigurationError
 from cardwright.settings import Settings
 from producers.kafka_config import (
+    RepeatFilter,
     client_properties,
     merge_properties,
     parse_properties,
@@ -120,3 +122,18 @@ def test_redacted_masks_secrets_only() -> None:
         "ssl.key.password": "********",
         "security.protocol": "SSL",
     }
+
+
+def test_repeated_librdkafka_lines_pass_once_per_window() -> None:
+    now = [0.0]
+    repeat = RepeatFilter(window_s=60, clock=lambda: now[0])
+
+    def passes(message: str) -> bool:
+        record = logging.LogRecord("k", logging.ERROR, __file__, 1, message, None, None)
+        return repeat.filter(record)
+
+    assert passes("Connect to 127.0.0.1:1 failed (after 0ms)")
+    assert not passes("Connect to 127.0.0.1:1 failed (after 12ms)")  # numbers differ only
+    assert passes("SSL handshake failed")
+    now[0] = 61.0
+    assert passes("Connect to 127.0.0.1:1 failed (after 3ms)")
