@@ -1,0 +1,82 @@
+"""The local stack's configuration and broker properties: pure, no process is started."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cardwright.errors import ConfigurationError
+from cardwright.stack.config import Mode, load_config
+from cardwright.stack.native_kafka import new_cluster_id, render_server_properties
+
+
+def test_defaults_match_the_service_settings_defaults():
+    from cardwright.settings import DEFAULT_BOOTSTRAP, DEFAULT_DATABASE_URL
+
+    config = load_config({"HOME": "/home/dev"})
+    assert config.bootstrap == DEFAULT_BOOTSTRAP
+    assert config.database_url == DEFAULT_DATABASE_URL
+    assert config.controller_port == config.kafka_port + 1
+    assert config.kafka_libs == Path("/home/dev/.cache/cardwright/kafka-4.1.1/libs")
+    assert config.mode is Mode.AUTO
+
+
+def test_ports_and_state_dir_follow_the_environment():
+    config = load_config(
+        {
+            "CARDWRIGHT_STATE_DIR": "/var/tmp/other-stack",
+            "CARDWRIGHT_STACK_KAFKA_PORT": "39092",
+            "CARDWRIGHT_STACK_POSTGRES_PORT": "35432",
+            "CARDWRIGHT_STACK_MODE": "native",
+        }
+    )
+    assert config.state_dir == Path("/var/tmp/other-stack")
+    assert config.exports() == [
+        "export CARDWRIGHT_KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:39092",
+        "export CARDWRIGHT_DATABASE_URL=postgresql+psycopg://cardwright@127.0.0.1:35432/cardwright",
+    ]
+    assert config.mode is Mode.NATIVE
+
+
+def test_two_state_dirs_get_different_stack_ids():
+    one = load_config({"CARDWRIGHT_STATE_DIR": "/var/tmp/a"})
+    two = load_config({"CARDWRIGHT_STATE_DIR": "/var/tmp/b"})
+    assert one.stack_id != two.stack_id
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"CARDWRIGHT_STACK_KAFKA_PORT": "kafka"},
+        {"CARDWRIGHT_STACK_KAFKA_PORT": "70000"},
+        {"CARDWRIGHT_STACK_KAFKA_PORT": "25432"},
+        {"CARDWRIGHT_STACK_MODE": "podman"},
+    ],
+)
+def test_bad_settings_are_configuration_errors(env):
+    with pytest.raises(ConfigurationError):
+        load_config(env)
+
+
+def test_server_properties_describe_one_local_combined_node():
+    config = load_config(
+        {"CARDWRIGHT_STATE_DIR": "/var/tmp/s", "CARDWRIGHT_STACK_KAFKA_PORT": "4000"}
+    )
+    lines = render_server_properties(config).splitlines()
+    props = dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+    assert props["process.roles"] == "broker,controller"
+    assert props["listeners"] == "PLAINTEXT://127.0.0.1:4000,CONTROLLER://127.0.0.1:4001"
+    assert props["controller.quorum.voters"] == "1@127.0.0.1:4001"
+    assert props["log.dirs"] == "/var/tmp/s/kafka/data"
+    assert props["offsets.topic.replication.factor"] == "1"
+    assert props["auto.create.topics.enable"] == "false"
+
+
+def test_cluster_ids_are_22_url_safe_characters():
+    for _ in range(50):
+        cluster_id = new_cluster_id()
+        assert len(cluster_id) == 22
+        assert set(cluster_id) <= set(
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+        )
