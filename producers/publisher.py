@@ -10,6 +10,7 @@ undelivered records into :class:`DeliveryFailed`, a ``KafkaUnavailable`` that ca
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -50,6 +51,7 @@ _BUFFER_FULL_POLL_S = 0.1
 _FLUSH_SLICE_S = 1.0
 # Distinct delivery errors kept for the report; enough to explain a failure, bounded in memory.
 _MAX_ERRORS_KEPT = 10
+_DIGITS = re.compile(r"\d+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +172,9 @@ class Publisher:
         self._remember(err.str())
 
     def _remember(self, error: str) -> None:
-        if error not in self._errors and len(self._errors) < _MAX_ERRORS_KEPT:
+        # "failed (after 0ms)" and "failed (after 5ms)" are one error to a reader.
+        seen = {_DIGITS.sub("#", e) for e in self._errors}
+        if _DIGITS.sub("#", error) not in seen and len(self._errors) < _MAX_ERRORS_KEPT:
             self._errors.append(error)
 
 
