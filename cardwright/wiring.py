@@ -14,7 +14,7 @@ from consumers.dlq import DeadLetters
 from consumers.extraction import TopicExtraction
 from consumers.worker import Worker, WorkerConfig
 from extractors.base import Extractor, load_extractor
-from producers.kafka_config import client_properties
+from producers.kafka_config import client_properties, kafka_logger
 from storage.engine import make_engine
 
 # A member that stops heartbeating (kill -9, SIGSTOP) loses its partitions after this long.
@@ -43,6 +43,7 @@ def consumer_config(settings: Settings, group_id: str, instance: str) -> dict[st
         "heartbeat.interval.ms": SESSION_TIMEOUT_MS // 4,
         "max.poll.interval.ms": MAX_POLL_INTERVAL_MS,
         "enable.partition.eof": False,
+        "logger": kafka_logger(),
     }
 
 
@@ -55,7 +56,9 @@ def build_worker(
     engine = make_engine(settings.database_url.get_secret_value())
     chosen = extractor or load_extractor(settings.extractor)
     extraction = TopicExtraction(engine, chosen, instance, settings.extract_timeout_s)
-    dead_letters = DeadLetters(dict(client_properties(settings)), settings.dlq_topic, instance)
+    dead_letters = DeadLetters(
+        {**client_properties(settings), "logger": kafka_logger()}, settings.dlq_topic, instance
+    )
     config = WorkerConfig(
         topic=settings.events_topic,
         debounce_s=settings.debounce_ms / 1000,

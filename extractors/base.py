@@ -29,14 +29,19 @@ def available_extractors() -> list[str]:
     return sorted(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))
 
 
-def load_extractor(name: str) -> Extractor:
-    """Instantiate the extractor registered under ``name``."""
+def load_extractor(spec: str) -> Extractor:
+    """Instantiate the extractor registered under ``name``, or ``name@version``.
+
+    A version pins the extractor's id (and so the source hash) to that version, for factories
+    that accept a ``version`` keyword; re-deriving every topic is then one replay away.
+    """
+    name, _, version = spec.partition("@")
     matches = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
     if not matches:
         known = ", ".join(available_extractors()) or "none installed"
         raise ConfigurationError(f"unknown extractor {name!r} (known: {known})")
     factory = matches[0].load()
-    extractor = factory()
+    extractor = factory(version=version) if version else factory()
     if not isinstance(extractor, Extractor):
         raise ConfigurationError(f"entry point {name!r} does not provide an Extractor")
     return extractor
