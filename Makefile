@@ -21,7 +21,7 @@ unit:
 	$(PY) -m pytest tests/unit -q
 
 test:
-	bash .ci/run
+	bash scripts/test
 
 demo:
 	bash scripts/demo
