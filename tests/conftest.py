@@ -60,7 +60,7 @@ def _from_environment() -> Services | None:
 @contextlib.contextmanager
 def _containers() -> Iterator[Services]:
     from testcontainers.community.kafka import KafkaContainer
-    from testcontainers.postgres import PostgresContainer
+    from testcontainers.community.postgres import PostgresContainer
 
     kafka = (
         KafkaContainer("confluentinc/cp-kafka:7.9.0")

@@ -54,6 +54,9 @@ def up(config: StackConfig) -> None:
     """Start whatever is not running yet and wait until both services answer."""
     ensure_state_dir(config)
     with locked(config.state_dir / "stack.lock"):
+        # A missing program or a busy port is reported before anything starts.
+        native_kafka.preflight(config)
+        native_postgres.preflight(config)
         # Kafka's JVM starts in the background while PostgreSQL is created and started.
         kafka_pid = native_kafka.start(config)
         try:

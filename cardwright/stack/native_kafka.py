@@ -233,13 +233,11 @@ def status(config: StackConfig) -> KafkaStatus:
     )
 
 
-def start(config: StackConfig) -> int:
-    """Start the broker unless it already runs; return its pid. Does not wait for readiness."""
-    current = status(config)
-    if current.running and current.pid is not None:
-        say(f"kafka: already running (pid {current.pid}) on {config.bootstrap}")
-        return current.pid
-    java = find_java()
+def preflight(config: StackConfig) -> None:
+    """Check everything a start needs (Java, jars, free ports) before anything is started."""
+    if status(config).running:
+        return
+    find_java()
     resolve_jars(config)
     for port, what in (
         (config.kafka_port, "CARDWRIGHT_STACK_KAFKA_PORT"),
@@ -250,6 +248,16 @@ def start(config: StackConfig) -> int:
                 f"port {port} on 127.0.0.1 is busy, so Kafka cannot listen there: stop whatever "
                 f"uses it or choose another port with {what}"
             )
+
+
+def start(config: StackConfig) -> int:
+    """Start the broker unless it already runs; return its pid. Does not wait for readiness."""
+    current = status(config)
+    if current.running and current.pid is not None:
+        say(f"kafka: already running (pid {current.pid}) on {config.bootstrap}")
+        return current.pid
+    preflight(config)
+    java = find_java()
     for sub in ("data", "logs"):
         (config.kafka_dir / sub).mkdir(parents=True, exist_ok=True)
     properties = config.kafka_dir / "server.properties"

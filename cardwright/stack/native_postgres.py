@@ -205,13 +205,11 @@ def status(config: StackConfig) -> PostgresStatus:
     )
 
 
-def start(config: StackConfig) -> int:
-    """Create the cluster once and start it unless it runs; return the postmaster's pid."""
-    current = status(config)
-    if current.running and current.pid is not None:
-        say(f"postgres: already running (pid {current.pid}) on 127.0.0.1:{config.postgres_port}")
-        return current.pid
-    bindir = find_bindir()
+def preflight(config: StackConfig) -> None:
+    """Check everything a start needs (programs, free port, reachable directory) up front."""
+    if status(config).running:
+        return
+    find_bindir()
     if not port_free(config.postgres_port):
         raise ConfigurationError(
             f"port {config.postgres_port} on 127.0.0.1 is busy, so PostgreSQL cannot listen "
@@ -219,6 +217,16 @@ def start(config: StackConfig) -> int:
             "CARDWRIGHT_STACK_POSTGRES_PORT"
         )
     _prepare_dirs(config)
+
+
+def start(config: StackConfig) -> int:
+    """Create the cluster once and start it unless it runs; return the postmaster's pid."""
+    current = status(config)
+    if current.running and current.pid is not None:
+        say(f"postgres: already running (pid {current.pid}) on 127.0.0.1:{config.postgres_port}")
+        return current.pid
+    preflight(config)
+    bindir = find_bindir()
     _initdb(config, bindir)
     say(f"postgres: starting PostgreSQL ({bindir.parent.name}) on 127.0.0.1:{config.postgres_port}")
     options = " ".join(
