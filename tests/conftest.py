@@ -27,6 +27,11 @@ from typing import Any
 import pytest
 
 INTEGRATION_DIR = Path(__file__).parent / "integration"
+UNIT_DIR = Path(__file__).parent / "unit"
+# The fixtures that start or talk to Kafka or PostgreSQL.
+SERVICE_FIXTURES = frozenset(
+    {"services", "kafka_bootstrap", "kafka_admin", "database_url", "topic_name"}
+)
 
 # Partitions of each test's events topic: more than one, so tests see several partitions and
 # rebalances move something, few enough to create quickly.
@@ -43,10 +48,18 @@ class Services:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Every test under tests/integration is an integration test (`-m "not integration"`)."""
+    """Every test under tests/integration is an integration test (`-m "not integration"`);
+    a test under tests/unit that asks for a service is a mistake, reported before anything runs."""
     for item in items:
         if INTEGRATION_DIR in item.path.parents:
             item.add_marker(pytest.mark.integration)
+        elif UNIT_DIR in item.path.parents:
+            used = SERVICE_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+            if used:
+                raise pytest.UsageError(
+                    f"{item.nodeid} is a unit test but uses {', '.join(sorted(used))}: "
+                    "unit tests run without services; move it to tests/integration"
+                )
 
 
 def _from_environment() -> Services | None:

@@ -71,6 +71,11 @@ def up(config: StackConfig) -> None:
 
 def down(config: StackConfig) -> None:
     """Stop both services and anything else still running from this state directory."""
+    if not config.state_dir.is_dir():
+        # Never started here (or deleted by hand): only a sweep for strays is left to do.
+        _sweep(config)
+        say(f"nothing to stop in {config.state_dir}")
+        return
     with locked(config.state_dir / "stack.lock"):
         _stop_all(config)
 
@@ -81,7 +86,11 @@ def _stop_all(config: StackConfig) -> None:
     if kafka_pid is not None:
         reap(kafka_pid)
     native_postgres.stop(config)
-    # Last sweep: a process that names our state directory but lost its pid file.
+    _sweep(config)
+
+
+def _sweep(config: StackConfig) -> None:
+    """Stop processes of this stack that lost their pid file (e.g. the state dir was wiped)."""
     markers = process_markers(config)
     for pid in find_processes(markers):
         say(f"stopping leftover process {pid}")

@@ -131,8 +131,8 @@ def _socket_dir(config: StackConfig) -> Path:
 
 
 def process_marker(config: StackConfig) -> str:
-    """What the postmaster's command line holds: pg_ctl starts it as ``postgres -D <data>``."""
-    return f"-D {_data_dir(config)}"
+    """An argument of the postmaster: pg_ctl starts it as ``postgres -D <data dir> ...``."""
+    return str(_data_dir(config))
 
 
 def _log(config: StackConfig) -> Path:

@@ -1,7 +1,7 @@
 """Processes and ports of the native stack: pid files, liveness, stopping, free ports, waiting.
 
 A pid file alone can lie (the process died and the pid was reused), so a process counts as ours
-only while it is alive *and* its command line names our state directory or stack id.
+only while it is alive *and* its command line carries a marker of our stack (see ``matches``).
 """
 
 from __future__ import annotations
@@ -26,13 +26,13 @@ def say(message: str) -> None:
     print(f"stack: {message}", file=sys.stderr, flush=True)
 
 
-def cmdline(pid: int) -> str:
-    """The command line of ``pid`` with spaces between arguments; "" if it is gone."""
+def argv(pid: int) -> list[str]:
+    """The command-line arguments of ``pid``; [] if it is gone."""
     try:
         raw = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
-        return ""
-    return raw.replace(b"\0", b" ").decode(errors="replace").strip()
+        return []
+    return [arg.decode(errors="replace") for arg in raw.split(b"\0") if arg]
 
 
 def is_zombie(pid: int) -> bool:
@@ -44,9 +44,21 @@ def is_zombie(pid: int) -> bool:
     return stat.rsplit(")", 1)[-1].split()[0] == "Z"
 
 
+def matches(args: list[str], marker: str) -> bool:
+    """True if ``marker`` is one whole argument, or, for a marker ending in ":", part of one.
+
+    Whole arguments, because one state directory may be a prefix of another's
+    (/var/tmp/cardwright-stack and /var/tmp/cardwright-stack-test-x). The ":" form finds a name
+    inside a process title such as "postgres: cardwright-2b3b9ca6d7: checkpointer".
+    """
+    if marker in args:
+        return True
+    return marker.endswith(":") and any(marker in arg for arg in args)
+
+
 def alive(pid: int, marker: str) -> bool:
-    """True while ``pid`` runs and its command line contains ``marker``."""
-    return pid > 0 and not is_zombie(pid) and marker in cmdline(pid)
+    """True while ``pid`` runs and its command line carries ``marker`` (see ``matches``)."""
+    return pid > 0 and not is_zombie(pid) and matches(argv(pid), marker)
 
 
 def read_pid(path: Path) -> int | None:
@@ -59,15 +71,15 @@ def read_pid(path: Path) -> int | None:
 
 
 def find_processes(markers: list[str]) -> list[int]:
-    """Pids of live processes whose command line contains any of ``markers``."""
+    """Pids of live processes whose command line carries any of ``markers``."""
     found = []
     me = os.getpid()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == me:
             continue
         pid = int(entry.name)
-        line = cmdline(pid)
-        if line and any(m in line for m in markers) and not is_zombie(pid):
+        args = argv(pid)
+        if args and any(matches(args, m) for m in markers) and not is_zombie(pid):
             found.append(pid)
     return sorted(found)
 

@@ -80,3 +80,14 @@ def test_cluster_ids_are_22_url_safe_characters():
         assert set(cluster_id) <= set(
             "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
         )
+
+
+def test_a_stack_never_claims_the_processes_of_a_stack_whose_path_it_prefixes():
+    from cardwright.stack.procs import matches
+
+    other = ["java", "-Dcardwright.stack.dir=/var/tmp/cardwright-stack-test-x", "kafka.Kafka"]
+    assert not matches(other, "-Dcardwright.stack.dir=/var/tmp/cardwright-stack")
+    assert matches(other, "-Dcardwright.stack.dir=/var/tmp/cardwright-stack-test-x")
+    title = ["postgres: cardwright-2b3b9ca6d7: checkpointer "]
+    assert matches(title, "cardwright-2b3b9ca6d7:")
+    assert not matches(title, "cardwright-2b3b9ca6d8:")
