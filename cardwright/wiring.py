@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from confluent_kafka import Consumer
@@ -48,18 +49,24 @@ def consumer_config(settings: Settings, group_id: str, instance: str) -> dict[st
 
 
 def build_worker(
-    settings: Settings, group_id: str | None = None, extractor: Extractor | None = None
+    settings: Settings,
+    group_id: str | None = None,
+    extractor: Extractor | None = None,
+    on_event: Callable[[str, dict[str, Any]], None] | None = None,
 ) -> Worker:
     instance = instance_name()
     group = group_id or settings.group_id
-    consumer = Consumer(consumer_config(settings, group, instance))
+    workers: list[Worker] = []  # the consumer exists before the worker its callback reports to
+    config = consumer_config(settings, group, instance)
+    config["on_commit"] = lambda error, partitions: workers[0].on_commit(error, partitions)
+    consumer = Consumer(config)
     engine = make_engine(settings.database_url.get_secret_value())
     chosen = extractor or load_extractor(settings.extractor)
     extraction = TopicExtraction(engine, chosen, instance, settings.extract_timeout_s)
     dead_letters = DeadLetters(
         {**client_properties(settings), "logger": kafka_logger()}, settings.dlq_topic, instance
     )
-    config = WorkerConfig(
+    worker_config = WorkerConfig(
         topic=settings.events_topic,
         debounce_s=settings.debounce_ms / 1000,
         max_delay_s=settings.max_delay_ms / 1000,
@@ -68,4 +75,6 @@ def build_worker(
         extract_attempts=settings.extract_attempts,
         instance=instance,
     )
-    return Worker(config, consumer, engine, extraction, dead_letters)
+    worker = Worker(worker_config, consumer, engine, extraction, dead_letters, on_event=on_event)
+    workers.append(worker)
+    return worker

@@ -30,6 +30,7 @@ from cardwright.failpoints import (
     IN_ON_REVOKE,
     failpoint,
 )
+from cardwright.planted import COMMIT_BEFORE_EXTRACTION, planted
 from consumers.clock import Clock, SystemClock
 from consumers.debounce import Debouncer
 from consumers.dlq import DeadLetters
@@ -106,6 +107,7 @@ class Worker:
         self._retry_at = 0.0
         self._stopping = False
         self._joined = False  # an assignment (possibly empty) has been received
+        self._commit_early = planted(COMMIT_BEFORE_EXTRACTION)
         self._last_record_at = self.clock.time()
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -138,6 +140,7 @@ class Worker:
 
     def _turn(self) -> None:
         now = self.clock.time()
+        self._observe("turn", {"pending": len(self._debouncer)})
         if self._unavailable_since is not None:
             self._while_unavailable(now)
             return
@@ -197,8 +200,9 @@ class Worker:
                 continue
             key = (event.user_id, event.topic_id)
             waits = key in result.needs_extract
+            holds = waits and not self._commit_early  # the planted bug lets offsets run ahead
             self._watermarks.handled(
-                _partition_of(record), _offset_of(record), key if waits else None
+                _partition_of(record), _offset_of(record), key if holds else None
             )
             if waits:
                 self._debouncer.touch(key, now)
@@ -210,7 +214,24 @@ class Worker:
         self.stats.persisted_messages += result.changed_messages
         self._observe(
             "batch",
-            {"size": len(batch), "dead": len(dead), "changed": result.changed_messages},
+            {
+                "size": len(batch),
+                "changed": result.changed_messages,
+                "dead_reasons": [rejection.reason for _, rejection in dead],
+                # (topic, partition, offset, user_id, topic_id, message_id, revision) applied
+                "applied": [
+                    (
+                        *_partition_of(r),
+                        _offset_of(r),
+                        e.user_id,
+                        e.topic_id,
+                        e.message_id,
+                        e.revision,
+                    )
+                    for i, (r, e) in enumerate(parsed)
+                    if i not in result.rejected
+                ],
+            },
         )
 
     # --- extraction ---------------------------------------------------------------------------
@@ -234,6 +255,7 @@ class Worker:
                     "user_id": user_id,
                     "topic_id": topic_id,
                     "outcome": result.outcome.value,
+                    "state_version": result.snapshot.state_version if result.snapshot else None,
                     "extract_s": result.extract_s,
                     "replace_s": result.replace_s,
                 },
@@ -260,6 +282,7 @@ class Worker:
                     self.config.instance,
                 )
         self.stats.runs["failed"] = self.stats.runs.get("failed", 0) + 1
+        self._observe("run", {"user_id": key[0], "topic_id": key[1], "outcome": "failed"})
         self._release(key)
 
     def _release(self, key: TopicKey) -> None:
@@ -269,11 +292,13 @@ class Worker:
     # --- offsets ------------------------------------------------------------------------------
 
     def _commit(self, asynchronous: bool, only: set[Partition] | None = None) -> None:
+        """Commit safe offsets; an asynchronous commit skips partitions already committed there,
+        a synchronous one (revoke, shutdown) commits them all again in case one was lost."""
         offsets = [
             TopicPartition(topic, partition, offset)
             for (topic, partition), offset in self._watermarks.safe_offsets().items()
             if (only is None or (topic, partition) in only)
-            and self._committed.get((topic, partition)) != offset
+            and (not asynchronous or self._committed.get((topic, partition)) != offset)
         ]
         if not offsets:
             return
@@ -290,10 +315,23 @@ class Worker:
                     raise KafkaUnavailable(f"commit refused: {failed[0].error}")
         except Exception as exc:  # a failed commit only delays progress; the next one retries
             self.stats.commit_failures += 1
+            self._observe("commit_failed", {"error": str(exc)})
             log.warning("offset commit failed: %s", exc)
             return
+        committed = {}
         for tp in offsets:
             self._committed[(tp.topic, tp.partition)] = tp.offset
+            committed[tp.partition] = tp.offset
+        self._observe("commit", {"topic": offsets[0].topic, "offsets": committed})
+
+    def on_commit(self, error: KafkaError | None, partitions: list[TopicPartition]) -> None:
+        """librdkafka's report of an asynchronous commit: forget failed ones so they retry."""
+        failed = [tp for tp in partitions if error is not None or tp.error is not None]
+        for tp in failed:
+            self._committed.pop((tp.topic, tp.partition), None)
+        if failed:
+            self.stats.commit_failures += 1
+            self._observe("commit_failed", {"error": str(error or failed[0].error)})
 
     def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self.stats.rebalances += 1
@@ -301,6 +339,7 @@ class Worker:
         if not self._joined:
             self._joined = True
             self._last_record_at = self.clock.time()  # idleness counts from joining the group
+        self._observe("assigned", {"partitions": sorted(tp.partition for tp in partitions)})
         log.info("assigned %s", sorted(tp.partition for tp in partitions))
 
     def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -309,12 +348,14 @@ class Worker:
         failpoint(IN_ON_REVOKE)
         self._commit(asynchronous=False, only=revoked)
         self._forget(revoked)
+        self._observe("revoked", {"partitions": sorted(p for _, p in revoked)})
         log.info("revoked %s", sorted(p for _, p in revoked))
 
     def _on_lost(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # Another member may own these already: committing now could move its offsets.
         self.stats.rebalances += 1
         self._forget({(tp.topic, tp.partition) for tp in partitions})
+        self._observe("lost", {"partitions": sorted(tp.partition for tp in partitions)})
         log.warning("lost %s", sorted(tp.partition for tp in partitions))
 
     def _forget(self, partitions: set[Partition]) -> None:
@@ -332,6 +373,7 @@ class Worker:
         if self._unavailable_since is None:
             self._unavailable_since = now
             log.warning("dependency unavailable, pausing partitions: %s", exc)
+            self._observe("unavailable", {"error": str(exc)})
             self.consumer.pause(self.consumer.assignment())
         attempt = int((now - self._unavailable_since) // BACKOFF_BASE_S) + 1
         self._retry_at = now + min(backoff(attempt), 5.0)
@@ -346,6 +388,7 @@ class Worker:
             self._retry_at = now + 2.0
             return
         log.info("database is back; resuming")
+        self._observe("available", {})
         self._unavailable_since = None
         self.consumer.resume(self.consumer.assignment())
 

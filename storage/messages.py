@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Row, bindparam, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 
 from cardwright.errors import BadInput
+from cardwright.planted import EDITS_WITHOUT_REVISION_CHECK, planted
 from schema.events import REASON_MESSAGE_MOVED, REASON_TOPIC_CONFLICT, MessageEvent
 from storage.tables import messages, topics
 
@@ -121,7 +122,11 @@ def persist_batch(
             }
             | {"updated_at": func.now()},
             # Only a higher revision changes a stored message, and never its topic.
-            where=(messages.c.revision < stmt.excluded.revision)
+            where=(
+                (messages.c.revision != stmt.excluded.revision)
+                if planted(EDITS_WITHOUT_REVISION_CHECK)
+                else (messages.c.revision < stmt.excluded.revision)
+            )
             & (messages.c.topic_id == stmt.excluded.topic_id),
         ).returning(messages.c.user_id, messages.c.topic_id)
         for row in connection.execute(upsert, rows):

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from cardwright.failpoints import REPLACE_AFTER_DELETE, failpoint
+from cardwright.planted import REPLACE_WITHOUT_LOCK, SKIP_FRESHNESS_FENCE, planted
 from schema.cards import CardDraft, LiveMessage, TopicSnapshot, card_id
 from storage.tables import cards, extract_failures, extract_runs, messages, topics
 
@@ -93,17 +94,19 @@ def replace_cards(engine: Engine, result: ExtractResult) -> Outcome:
     """Store ``result`` as the topic's card set in one transaction; see the module docstring."""
     snap = result.snapshot
     with engine.begin() as connection:
-        topic = connection.execute(
-            select(
-                topics.c.cards_state_version,
-                topics.c.cards_source_hash,
-            )
-            .where(topics.c.user_id == snap.user_id, topics.c.topic_id == snap.topic_id)
-            .with_for_update()
-        ).one_or_none()
+        query = select(topics.c.cards_state_version, topics.c.cards_source_hash).where(
+            topics.c.user_id == snap.user_id, topics.c.topic_id == snap.topic_id
+        )
+        if not planted(REPLACE_WITHOUT_LOCK):
+            # The per-topic lock: concurrent replaces of one topic queue here, one at a time.
+            query = query.with_for_update()
+        topic = connection.execute(query).one_or_none()
         if topic is None:
             return Outcome.MISSING
-        if topic.cards_state_version is not None and topic.cards_state_version > snap.state_version:
+        newer = topic.cards_state_version is not None and (
+            topic.cards_state_version > snap.state_version
+        )
+        if newer and not planted(SKIP_FRESHNESS_FENCE):
             return Outcome.STALE
         if topic.cards_source_hash == result.source_hash:
             # Same input as the current cards: keep them; only move the fence forward.
