@@ -91,30 +91,72 @@ def _containers() -> Iterator[Services]:
         )
 
 
-@contextlib.contextmanager
-def _native_stack() -> Iterator[Services]:
-    from cardwright.stack import native
+# Test stacks live under /var/tmp, not pytest's tmp_path: when we are root, PostgreSQL runs as
+# the postgres user, which cannot enter /tmp/pytest-of-root (mode 700).
+TEST_STACK_ROOT = Path("/var/tmp")
+TEST_STACK_PREFIX = "cardwright-test-stack-"
+OWNER_FILE = "owner.pid"
+
+
+def _stack_config(state_dir: Path) -> Any:
     from cardwright.stack.config import StackConfig, default_cache_dir
     from cardwright.stack.procs import free_port
 
-    # Under /var/tmp, not pytest's tmp_path: when we are root, PostgreSQL runs as the postgres
-    # user, which cannot enter /tmp/pytest-of-root (mode 700).
-    state_dir = Path(tempfile.mkdtemp(prefix="cardwright-test-stack-", dir="/var/tmp"))
-    state_dir.chmod(0o755)
-    kafka_port = free_port()
-    config = StackConfig(
+    return StackConfig(
         state_dir=state_dir,
-        kafka_port=kafka_port,
+        kafka_port=free_port(),
         controller_port=free_port(),
         postgres_port=free_port(),
         cache_dir=Path(os.environ.get("CARDWRIGHT_CACHE_DIR") or default_cache_dir(os.environ)),
     )
+
+
+def _reap_orphaned_test_stacks() -> None:
+    """Stop and delete test stacks whose pytest process is gone (killed by a timeout, say)."""
+    from cardwright.stack import native
+    from cardwright.stack.procs import read_pid
+
+    for owner_file in TEST_STACK_ROOT.glob(f"{TEST_STACK_PREFIX}*/{OWNER_FILE}"):
+        owner = read_pid(owner_file)
+        state_dir = owner_file.parent
+        if owner is not None and Path(f"/proc/{owner}").exists():
+            continue
+        if state_dir.stat().st_uid != os.geteuid():
+            continue
+        native.down(_stack_config(state_dir))
+        shutil.rmtree(state_dir, ignore_errors=True)
+
+
+def make_test_state_dir() -> Path:
+    """A new state directory for a stack owned by this test session."""
+    state_dir = Path(tempfile.mkdtemp(prefix=TEST_STACK_PREFIX, dir=TEST_STACK_ROOT))
+    state_dir.chmod(0o755)
+    (state_dir / OWNER_FILE).write_text(f"{os.getpid()}\n")
+    return state_dir
+
+
+@pytest.fixture
+def stack_state_dir() -> Iterator[Path]:
+    """A state directory for a test that runs a stack of its own; deleted afterwards."""
+    state_dir = make_test_state_dir()
+    try:
+        yield state_dir
+    finally:
+        shutil.rmtree(state_dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _native_stack() -> Iterator[Services]:
+    from cardwright.stack import native
+
+    _reap_orphaned_test_stacks()
+    config = _stack_config(make_test_state_dir())
     try:
         native.up(config)
         yield Services(bootstrap=config.bootstrap, admin_database_url=config.database_url)
     finally:
         native.down(config)
-        shutil.rmtree(state_dir, ignore_errors=True)
+        shutil.rmtree(config.state_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

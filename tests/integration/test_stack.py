@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,24 +50,20 @@ class SeparateStack:
 
 
 @pytest.fixture
-def separate_stack() -> Iterator[SeparateStack]:
-    # /var/tmp and mode 755: as root, PostgreSQL runs as the postgres user, which must reach it.
-    state_dir = Path(tempfile.mkdtemp(prefix="cardwright-stack-test-", dir="/var/tmp"))
-    state_dir.chmod(0o755)
+def separate_stack(stack_state_dir: Path) -> Iterator[SeparateStack]:
     env = {
         **os.environ,
-        "CARDWRIGHT_STATE_DIR": str(state_dir),
+        "CARDWRIGHT_STATE_DIR": str(stack_state_dir),
         "CARDWRIGHT_STACK_KAFKA_PORT": str(free_port()),
         "CARDWRIGHT_STACK_CONTROLLER_PORT": str(free_port()),
         "CARDWRIGHT_STACK_POSTGRES_PORT": str(free_port()),
         "CARDWRIGHT_STACK_MODE": "native",
     }
-    stack = SeparateStack(state_dir=state_dir, env=env)
+    stack = SeparateStack(state_dir=stack_state_dir, env=env)
     try:
         yield stack
     finally:
         stack.run("down")
-        shutil.rmtree(state_dir, ignore_errors=True)
 
 
 def test_up_twice_status_and_down_leave_nothing_running(separate_stack):
