@@ -101,11 +101,15 @@ def persist_batch(
         if (u, t) not in known_topics
     ]
     if new_topics:
-        connection.execute(insert(topics).on_conflict_do_nothing(), new_topics)
+        connection.execute(
+            insert(topics).on_conflict_do_nothing(), sorted(new_topics, key=_topic_order)
+        )
 
     changed_per_topic: dict[TopicKey, int] = defaultdict(int)
     if latest:
-        rows = [_message_row(e) for e in latest.values()]
+        # Rows in key order: two workers writing overlapping batches (a zombie and the new
+        # owner) then take row locks in the same order and cannot deadlock each other.
+        rows = [_message_row(latest[key]) for key in sorted(latest)]
         stmt = insert(messages)
         upsert = stmt.on_conflict_do_update(
             index_elements=[messages.c.user_id, messages.c.message_id],
@@ -135,7 +139,7 @@ def persist_batch(
 
     touched = [
         {"k_user": u, "k_topic": t, "k_delta": changed_per_topic.get((u, t), 0), "k_at": at}
-        for (u, t), at in last_event_at.items()
+        for (u, t), at in sorted(last_event_at.items())
         if _worth_updating((u, t), at, changed_per_topic, known_topics)
     ]
     if touched:
@@ -160,6 +164,10 @@ def persist_batch(
         ):
             result.needs_extract.add(key)
     return result
+
+
+def _topic_order(row: dict[str, str]) -> tuple[str, str]:
+    return (row["user_id"], row["topic_id"])
 
 
 def _worth_updating(
