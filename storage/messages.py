@@ -97,13 +97,11 @@ def persist_batch(
 
     new_topics = [
         {"user_id": u, "topic_id": t, "conversation_id": topic_conversation[(u, t)]}
-        for (u, t) in last_event_at
+        for (u, t) in sorted(last_event_at)
         if (u, t) not in known_topics
     ]
     if new_topics:
-        connection.execute(
-            insert(topics).on_conflict_do_nothing(), sorted(new_topics, key=_topic_order)
-        )
+        connection.execute(insert(topics).on_conflict_do_nothing(), new_topics)
 
     changed_per_topic: dict[TopicKey, int] = defaultdict(int)
     if latest:
@@ -164,10 +162,6 @@ def persist_batch(
         ):
             result.needs_extract.add(key)
     return result
-
-
-def _topic_order(row: dict[str, str]) -> tuple[str, str]:
-    return (row["user_id"], row["topic_id"])
 
 
 def _worth_updating(
