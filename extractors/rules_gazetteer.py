@@ -106,7 +106,8 @@ PERSON_TRIGGERS = _words(
 # Words after which a gazetteer place is certainly meant as a place.
 PLACE_TRIGGERS = _words("in at to from near visit visiting via around")
 
-# Upper-case words that are not organisations: chat shorthand, units, tech and time zones.
+# Upper-case words that are not organisations: chat shorthand, units, tech, time zones and
+# currency codes ("under 2000 EUR" names an amount, not a company).
 ACRONYM_STOP = _words(
     """
     OK TODO FYI ASAP AM PM ETA EOD EOW BTW IMO IMHO TBD TBA LOL OMG FAQ TLDR TL DR AKA ETC
@@ -114,5 +115,6 @@ ACRONYM_STOP = _words(
     JSON XML YAML HTML CSS SQL HTTP HTTPS SSH DNS VPN CLI SDK IDE OS IO CPU GPU RAM SSD USB
     GB MB KB TB UTC GMT EST PST CET BST EDT PDT CEST NO YES NOT AND THE FOR YOU ALL II III
     IV VI VII VIII IX XI XII ASCII UTF RSS SMS MMS NDA KPI OKR ROI FAQ PTO OOO WFH ESG
+    EUR USD GBP JPY CHF CAD AUD CNY INR SEK NOK DKK PLN CZK BRL MXN
     """
 )

@@ -209,3 +209,8 @@ def test_rules_is_registered_as_an_entry_point():
     assert isinstance(extractor, RulesExtractor)
     assert isinstance(extractor, Extractor)
     assert extractor.extractor_id == "rules@1"
+
+
+def test_currency_codes_are_amounts_not_organisations():
+    drafts = RulesExtractor().extract(snapshot("Let's keep the budget under 2000 EUR or 2200 USD."))
+    assert not [d for d in drafts if d.kind is CardKind.ORGANISATION]
