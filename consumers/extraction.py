@@ -18,7 +18,13 @@ from extractors.base import Extractor
 from schema.cards import CardDraft, TopicSnapshot
 from schema.source_hash import source_hash
 from storage.engine import translate_errors
-from storage.replace import ExtractResult, Outcome, read_snapshot, replace_cards
+from storage.replace import (
+    ExtractResult,
+    Outcome,
+    confirm_current,
+    read_snapshot,
+    replace_cards,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,14 +56,17 @@ class TopicExtraction:
             return TopicOutcome(Outcome.MISSING, None)
         snapshot = stored.snapshot
         digest = source_hash(self.extractor.extractor_id, snapshot.messages)
-        drafts: list[CardDraft] = []
-        extract_s = 0.0
-        if stored.cards_source_hash != digest:
-            started = time.perf_counter()
-            drafts = self._extract(snapshot)
-            extract_s = time.perf_counter() - started
-        elif stored.cards_state_version == snapshot.state_version:
-            return TopicOutcome(Outcome.NOOP, snapshot)
+        if stored.cards_source_hash == digest:
+            if stored.cards_state_version == snapshot.state_version:
+                return TopicOutcome(Outcome.NOOP, snapshot)
+            with translate_errors():
+                confirmed = confirm_current(self.engine, snapshot, digest)
+            if confirmed is not None:
+                return TopicOutcome(confirmed, snapshot)
+            # Another worker replaced the cards after our read: derive them after all.
+        started = time.perf_counter()
+        drafts = self._extract(snapshot)
+        extract_s = time.perf_counter() - started
         started = time.perf_counter()
         with translate_errors():
             outcome = replace_cards(

@@ -22,6 +22,7 @@ from typing import Any
 
 from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, Message, TopicPartition
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
 from cardwright.errors import BadInput, ExtractionFailed, KafkaUnavailable, RetryableError
 from cardwright.failpoints import (
@@ -36,9 +37,9 @@ from consumers.debounce import Debouncer
 from consumers.dlq import DeadLetters
 from consumers.extraction import TopicExtraction
 from consumers.watermark import Watermarks
-from schema.events import MessageEvent, parse_event
+from schema.events import REASON_UNSTORABLE, MessageEvent, parse_event
 from storage.engine import ping, translate_errors
-from storage.messages import TopicKey, persist_batch
+from storage.messages import PersistResult, TopicKey, persist_batch
 from storage.replace import read_snapshot, record_failure
 
 log = logging.getLogger("cardwright.consumer")
@@ -119,6 +120,23 @@ class Worker:
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
 
+    # --- read accessors for observers (metrics); call them from the worker thread ------------
+
+    def pending_count(self) -> int:
+        return len(self._debouncer)
+
+    def oldest_pending_age(self) -> float | None:
+        """Seconds since the first pending event of the longest-waiting topic, if any."""
+        since = self._debouncer.oldest_pending_since()
+        return None if since is None else max(0.0, self.clock.time() - since)
+
+    def assigned_partitions(self) -> set[Partition]:
+        return set(self._assigned)
+
+    def committed_offsets(self) -> dict[Partition, int]:
+        """The offsets this member committed last, per partition it still owns."""
+        return dict(self._committed)
+
     def run(self, until_idle_s: float | None = None) -> None:
         """Consume until stopped, or until caught up and idle for ``until_idle_s`` seconds."""
         self.consumer.subscribe(
@@ -185,8 +203,12 @@ class Worker:
             except BadInput as bad:
                 dead.append((record, bad))
         events = [event for _, event in parsed]
-        with translate_errors(), self.engine.begin() as connection:
-            result = persist_batch(connection, events, self.extraction.extractor.extractor_id)
+        try:
+            result = self._persist(events)
+        except DBAPIError:
+            # Not an outage (those were translated): one event PostgreSQL refuses must not
+            # stall the partition, so find it by persisting the batch one event at a time.
+            result = self._persist_one_by_one(events)
         failpoint(AFTER_BATCH_COMMIT)
         dead.extend((parsed[i][0], rejection) for i, rejection in result.rejected.items())
         for record, rejection in dead:
@@ -233,6 +255,26 @@ class Worker:
                 ],
             },
         )
+
+    def _persist(self, events: Sequence[MessageEvent]) -> PersistResult:
+        with translate_errors(), self.engine.begin() as connection:
+            return persist_batch(connection, events, self.extraction.extractor.extractor_id)
+
+    def _persist_one_by_one(self, events: Sequence[MessageEvent]) -> PersistResult:
+        merged = PersistResult()
+        for index, event in enumerate(events):
+            try:
+                single = self._persist([event])
+            except DBAPIError as exc:
+                detail = str(exc.orig or exc).strip()[:500]
+                merged.rejected[index] = BadInput(REASON_UNSTORABLE, detail)
+                log.error("event refused by the database, dead-lettered: %s", detail)
+                continue
+            if 0 in single.rejected:
+                merged.rejected[index] = single.rejected[0]
+            merged.needs_extract |= single.needs_extract
+            merged.changed_messages += single.changed_messages
+        return merged
 
     # --- extraction ---------------------------------------------------------------------------
 

@@ -39,6 +39,7 @@ REASON_UNKNOWN_VERSION = "unknown_schema_version"
 REASON_TOPIC_CONFLICT = "topic_claimed_by_other_conversation"
 REASON_MESSAGE_MOVED = "message_moved_to_other_topic"
 REASON_KEY_MISMATCH = "key_mismatch"
+REASON_UNSTORABLE = "refused_by_database"
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
@@ -90,6 +91,9 @@ class MessageEvent(BaseModel):
     def _check_rules(self) -> MessageEvent:
         if len(self.text.encode("utf-8")) > MAX_TEXT_BYTES:
             raise ValueError(f"text is larger than {MAX_TEXT_BYTES} bytes of UTF-8")
+        if "\x00" in self.text:
+            # PostgreSQL text cannot hold NUL; such an event could never be stored.
+            raise ValueError("text must not contain the NUL character")
         if self.op is Op.DELETED:
             if self.text != "":
                 raise ValueError("a deleted message must have empty text")

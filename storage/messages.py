@@ -74,7 +74,8 @@ def persist_batch(
     for index, event in enumerate(events):
         topic_key = (event.user_id, event.topic_id)
         message_key = (event.user_id, event.message_id)
-        claimed = topic_conversation.setdefault(topic_key, event.conversation_id)
+        # Check both claims before making either: a rejected event claims nothing.
+        claimed = topic_conversation.get(topic_key, event.conversation_id)
         if claimed != event.conversation_id:
             result.rejected[index] = BadInput(
                 REASON_TOPIC_CONFLICT,
@@ -82,13 +83,15 @@ def persist_batch(
                 f"not {event.conversation_id!r}",
             )
             continue
-        owner = message_topic.setdefault(message_key, event.topic_id)
+        owner = message_topic.get(message_key, event.topic_id)
         if owner != event.topic_id:
             result.rejected[index] = BadInput(
                 REASON_MESSAGE_MOVED,
                 f"message {event.message_id!r} belongs to topic {owner!r}, not {event.topic_id!r}",
             )
             continue
+        topic_conversation[topic_key] = event.conversation_id
+        message_topic[message_key] = event.topic_id
         current = latest.get(message_key)
         if current is None or _newer(event, current):
             latest[message_key] = event

@@ -156,6 +156,38 @@ def replace_cards(engine: Engine, result: ExtractResult) -> Outcome:
     return outcome
 
 
+def confirm_current(engine: Engine, snapshot: TopicSnapshot, source_hash: str) -> Outcome | None:
+    """The cards already come from ``source_hash``: move the fence to ``snapshot``'s state.
+
+    Returns NOOP (or STALE), or None when another worker replaced the cards since they were
+    read: the caller must then extract for real, as no drafts are at hand to store.
+    """
+    with engine.begin() as connection:
+        topic = connection.execute(
+            select(topics.c.cards_state_version, topics.c.cards_source_hash)
+            .where(topics.c.user_id == snapshot.user_id, topics.c.topic_id == snapshot.topic_id)
+            .with_for_update()
+        ).one_or_none()
+        if topic is None:
+            return Outcome.MISSING
+        if topic.cards_state_version is not None and (
+            topic.cards_state_version > snapshot.state_version
+        ):
+            return Outcome.STALE
+        if topic.cards_source_hash != source_hash:
+            return None
+        connection.execute(
+            update(topics)
+            .where(topics.c.user_id == snapshot.user_id, topics.c.topic_id == snapshot.topic_id)
+            .values(
+                cards_state_version=func.greatest(
+                    topics.c.cards_state_version, snapshot.state_version
+                )
+            )
+        )
+    return Outcome.NOOP
+
+
 def _point_topic_at(connection: Connection, result: ExtractResult, run_id: int | None) -> None:
     snap = result.snapshot
     values: dict[str, object] = {

@@ -506,10 +506,6 @@ def test_persist_batch_rejects_a_message_moved_to_another_topic_and_applies_the_
     assert [m.message_id for m in stored.snapshot.messages] == ["m3"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: persist_batch lets an event rejected as 'message moved' claim its new topic",
-)
 def test_a_rejected_event_does_not_claim_its_topic_for_its_conversation(engine):
     """Only applied events claim a topic: a rejected one must not make later events conflict."""
     persist(engine, [event("m1", "hello")])
@@ -523,10 +519,6 @@ def test_a_rejected_event_does_not_claim_its_topic_for_its_conversation(engine):
     assert {i: bad.reason for i, bad in result.rejected.items()} == {0: REASON_MESSAGE_MOVED}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: text with NUL passes validation, then PostgreSQL fails the whole batch",
-)
 def test_a_text_with_a_nul_character_never_fails_the_batch(engine):
     """PostgreSQL text cannot hold NUL: such an event must be bad input, not a failed batch."""
     try:
@@ -604,11 +596,6 @@ def test_a_failing_extractor_raises_extraction_failed_and_the_previous_cards_sta
     assert topic_cards(engine) == cards_for_current_input(engine)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: TopicExtraction.run sends an empty draft list when the hash looked current, "
-    "and replace_cards stores it as the reused run's card set",
-)
 def test_a_worker_that_found_its_input_current_never_empties_cards_after_a_concurrent_replace(
     engine, database_url
 ):

@@ -78,6 +78,7 @@ def test_unknown_schema_versions_are_rejected(version):
         {"op": "edited", "revision": 0},
         {"op": "created", "revision": 3},
         {"unexpected": "field"},
+        {"text": "nul\x00inside"},  # PostgreSQL text cannot store it
     ],
 )
 def test_schema_violations_are_rejected(overrides):
