@@ -6,7 +6,9 @@ log line or a repr by accident.
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from typing import Annotated, Literal
+
+from pydantic import BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The defaults point at the native local stack (`cardwright stack up`), whose ports are chosen
@@ -40,6 +42,15 @@ class Settings(BaseSettings):
     batch_timeout_ms: int = Field(default=200, ge=1)
     # librdkafka properties as a properties file (security settings: SASL, TLS, ...).
     kafka_properties_file: str | None = None
+    # Operations: /metrics, /livez and /readyz on this port (off when unset); 127.0.0.1 unless
+    # told otherwise, since a container needs 0.0.0.0 but a shared host should not expose it.
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
+    liveness_timeout_s: float = Field(default=120.0, gt=0)
+    log_format: Literal["auto", "json", "text"] = "auto"
+    log_level: Annotated[
+        Literal["DEBUG", "INFO", "WARNING", "ERROR"], BeforeValidator(lambda v: str(v).upper())
+    ] = "INFO"
 
     @property
     def dlq_topic(self) -> str:

@@ -190,7 +190,11 @@ class Worker:
             return False
         if error.fatal():
             raise KafkaUnavailable(f"fatal consumer error: {error}")
-        log.warning("consumer error: %s", error)
+        log.warning(
+            "consumer error: %s",
+            error,
+            extra={"topic": record.topic(), "partition": record.partition()},
+        )
         return False
 
     def _handle_batch(self, batch: Sequence[Message]) -> None:
@@ -309,9 +313,19 @@ class Worker:
         attempts = self._debouncer.attempts(key) + 1
         if attempts < self.config.extract_attempts:
             self._debouncer.retry_at(key, self.clock.time() + backoff(attempts))
-            log.warning("extraction failed (attempt %d), will retry: %s", attempts, exc)
+            log.warning(
+                "extraction failed (attempt %d), will retry: %s",
+                attempts,
+                exc,
+                extra={"user_id": key[0], "topic_id": key[1]},
+            )
             return
-        log.error("extraction failed %d times; keeping previous cards: %s", attempts, exc)
+        log.error(
+            "extraction failed %d times; keeping previous cards: %s",
+            attempts,
+            exc,
+            extra={"user_id": key[0], "topic_id": key[1]},
+        )
         with translate_errors():
             stored = read_snapshot(self.engine, *key)
             if stored is not None:
@@ -358,7 +372,14 @@ class Worker:
         except Exception as exc:  # a failed commit only delays progress; the next one retries
             self.stats.commit_failures += 1
             self._observe("commit_failed", {"error": str(exc)})
-            log.warning("offset commit failed: %s", exc)
+            log.warning(
+                "offset commit failed: %s",
+                exc,
+                extra={
+                    "topic": self.config.topic,
+                    "offsets": {t.partition: t.offset for t in offsets},
+                },
+            )
             return
         committed = {}
         for tp in offsets:
@@ -382,7 +403,14 @@ class Worker:
             self._joined = True
             self._last_record_at = self.clock.time()  # idleness counts from joining the group
         self._observe("assigned", {"partitions": sorted(tp.partition for tp in partitions)})
-        log.info("assigned %s", sorted(tp.partition for tp in partitions))
+        log.info(
+            "assigned %s",
+            sorted(tp.partition for tp in partitions),
+            extra={
+                "topic": self.config.topic,
+                "partitions": sorted(tp.partition for tp in partitions),
+            },
+        )
 
     def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self.stats.rebalances += 1
@@ -391,14 +419,25 @@ class Worker:
         self._commit(asynchronous=False, only=revoked)
         self._forget(revoked)
         self._observe("revoked", {"partitions": sorted(p for _, p in revoked)})
-        log.info("revoked %s", sorted(p for _, p in revoked))
+        log.info(
+            "revoked %s",
+            sorted(p for _, p in revoked),
+            extra={"topic": self.config.topic, "partitions": sorted(p for _, p in revoked)},
+        )
 
     def _on_lost(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # Another member may own these already: committing now could move its offsets.
         self.stats.rebalances += 1
         self._forget({(tp.topic, tp.partition) for tp in partitions})
         self._observe("lost", {"partitions": sorted(tp.partition for tp in partitions)})
-        log.warning("lost %s", sorted(tp.partition for tp in partitions))
+        log.warning(
+            "lost %s",
+            sorted(tp.partition for tp in partitions),
+            extra={
+                "topic": self.config.topic,
+                "partitions": sorted(tp.partition for tp in partitions),
+            },
+        )
 
     def _forget(self, partitions: set[Partition]) -> None:
         orphaned = self._watermarks.drop(partitions)
