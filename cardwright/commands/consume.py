@@ -1,4 +1,4 @@
-"""``cardwright consume``: run one consumer group member."""
+"""``cardwright consume``: run one consumer group member, or N under a supervisor."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ from typing import Annotated
 
 import typer
 
+from cardwright import logs
+from cardwright.health import Operations
 from cardwright.settings import load_settings
+from cardwright.supervisor import supervise
 from cardwright.wiring import build_worker
 from producers.kafka_config import client_properties
 from producers.topics import ensure_topics
@@ -30,9 +33,29 @@ def consume(
     create_topic: Annotated[
         bool, typer.Option(help="Create the events and DLQ topics if missing.")
     ] = True,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            help="Serve /metrics, /livez and /readyz on this port (CARDWRIGHT_METRICS_PORT); "
+            "with --workers N, worker i uses PORT+i.",
+            min=0,
+            max=65535,
+        ),
+    ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Run N member processes in the group, restarting a crashed one with backoff.",
+            min=1,
+            metavar="N",
+        ),
+    ] = 1,
 ) -> None:
     """Consume message events as a member of a consumer group and keep cards current."""
-    settings = load_settings(group_id=group, events_topic=topic, extractor=extractor)
+    settings = load_settings(
+        group_id=group, events_topic=topic, extractor=extractor, metrics_port=metrics_port
+    )
+    logs.configure(settings, log_format=settings.log_format, level=settings.log_level)
     if create_topic:
         ensure_topics(
             settings.kafka_bootstrap_servers,
@@ -41,9 +64,14 @@ def consume(
             settings.dlq_topic,
             properties=client_properties(settings),
         )
-    worker = build_worker(settings)
-    worker.install_signal_handlers()
-    worker.run(until_idle_s=until_idle)
+    if workers > 1:
+        raise typer.Exit(supervise(settings, workers, until_idle))
+    operations = Operations(settings)
+    worker = build_worker(settings, on_event=operations.observer)
+    logs.bind(instance=worker.config.instance, group=settings.group_id)
+    with operations.serving(worker):
+        worker.install_signal_handlers()
+        worker.run(until_idle_s=until_idle)
     stats = worker.stats
     typer.echo(
         f"consumed {stats.events} events in {stats.batches} batches; "

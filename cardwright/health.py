@@ -1,0 +1,203 @@
+"""Health of one consumer group member, and the HTTP server that shows it and the metrics.
+
+    GET /metrics  Prometheus text format (the registry of consumers.metrics.WorkerMetrics)
+    GET /livez    200 while the poll loop turned within the liveness window, else 503
+    GET /readyz   200 while this member owns partitions and PostgreSQL answers, else 503
+
+``Health`` is an observer of the Worker's events (``turn``, ``assigned``/``revoked``/``lost``,
+``unavailable``/``available``); the server runs in one daemon thread next to the worker. Both
+probes answer a small JSON document saying why, so ``curl`` tells an operator what is wrong.
+A member with no partitions (more members than partitions) is alive but not ready: it does no work.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from cardwright.errors import ConfigurationError
+from cardwright.settings import Settings
+from consumers.metrics import WorkerMetrics, fan_out
+from consumers.worker import Worker
+from storage.engine import ping
+
+log = logging.getLogger("cardwright.health")
+
+# A loop turn is one poll (at most the batch timeout), one batch transaction and at most
+# EXTRACTIONS_PER_TURN extractions; an orchestrator that restarts a busy but healthy member
+# loses its work, so the default window is generous. CARDWRIGHT_LIVENESS_TIMEOUT_S changes it.
+DEFAULT_LIVENESS_S = 120.0
+# Readiness runs its own SELECT 1 at most this often, so a probe every second costs nothing and a
+# database that went away is noticed within seconds even while the worker has nothing to write.
+DB_CHECK_INTERVAL_S = 5.0
+
+
+class Health:
+    """Liveness and readiness from the Worker's events plus a cached database probe."""
+
+    def __init__(
+        self,
+        database_ping: Callable[[], bool],
+        liveness_s: float = DEFAULT_LIVENESS_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._ping = database_ping
+        self._liveness_s = liveness_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._last_turn: float | None = None
+        self._partitions: set[int] = set()
+        self._worker_says_db_down = False
+        self._db_checked_at = float("-inf")
+        self._db_answered = False
+
+    def __call__(self, name: str, fields: dict[str, Any]) -> None:
+        with self._lock:
+            if name == "turn":
+                self._last_turn = self._clock()
+            elif name == "assigned":
+                self._partitions |= set(fields.get("partitions", ()))
+            elif name in ("revoked", "lost"):
+                self._partitions -= set(fields.get("partitions", ()))
+            elif name == "unavailable":
+                self._worker_says_db_down = True
+            elif name == "available":
+                self._worker_says_db_down = False
+                self._db_checked_at = float("-inf")  # believe the next probe, not a cached "no"
+
+    def liveness(self) -> tuple[bool, dict[str, Any]]:
+        with self._lock:
+            last = self._last_turn
+        if last is None:
+            return False, {"live": False, "reason": "the poll loop has not started"}
+        since = self._clock() - last
+        live = since <= self._liveness_s
+        return live, {"live": live, "seconds_since_turn": round(since, 3)}
+
+    def readiness(self) -> tuple[bool, dict[str, Any]]:
+        with self._lock:
+            partitions = sorted(self._partitions)
+            worker_says_down = self._worker_says_db_down
+        database = not worker_says_down and self._database_answers()
+        ready = bool(partitions) and database
+        return ready, {"ready": ready, "partitions": partitions, "database": database}
+
+    def _database_answers(self) -> bool:
+        now = self._clock()
+        with self._lock:
+            if now - self._db_checked_at < DB_CHECK_INTERVAL_S:
+                return self._db_answered
+            self._db_checked_at = now  # other probes meanwhile use the previous answer
+        answered = self._ping()
+        with self._lock:
+            self._db_answered = answered
+        return answered
+
+
+class HealthServer:
+    """``/metrics``, ``/livez`` and ``/readyz`` on one port, served from a daemon thread."""
+
+    def __init__(
+        self, health: Health, registry: CollectorRegistry, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
+        handler = _handler(health, registry)
+        self._server = ThreadingHTTPServer((host, port), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="health-http", daemon=True
+        )
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    def start(self) -> HealthServer:
+        self._thread.start()
+        log.info("metrics and health on port %d", self.port, extra={"port": self.port})
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def _handler(health: Health, registry: CollectorRegistry) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            path = self.path.split("?", 1)[0]
+            if path == "/metrics":
+                self._send(200, CONTENT_TYPE_LATEST, generate_latest(registry))
+            elif path in ("/livez", "/healthz"):
+                self._probe(*health.liveness())
+            elif path == "/readyz":
+                self._probe(*health.readiness())
+            else:
+                self._send(404, "text/plain; charset=utf-8", b"not found\n")
+
+        def _probe(self, ok: bool, body: dict[str, Any]) -> None:
+            data = (json.dumps(body) + "\n").encode()
+            self._send(200 if ok else 503, "application/json", data)
+
+        def _send(self, status: int, content_type: str, body: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # probes every few seconds would drown the worker's own log lines
+
+    return Handler
+
+
+class Operations:
+    """What ``cardwright consume`` adds for operators when ``--metrics-port`` is given: the
+    metrics and health observers of one worker, and the server that shows them."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self.metrics = WorkerMetrics() if settings.metrics_port is not None else None
+        self.health: Health | None = None
+        self._server: HealthServer | None = None
+
+    @property
+    def observer(self) -> Callable[[str, dict[str, Any]], None] | None:
+        """The ``on_event`` callback for ``build_worker`` (None when metrics are off)."""
+        return None if self.metrics is None else fan_out(self.metrics, self._observe_health)
+
+    def _observe_health(self, name: str, fields: dict[str, Any]) -> None:
+        if self.health is not None:
+            self.health(name, fields)
+
+    @contextmanager
+    def serving(self, worker: Worker) -> Iterator[None]:
+        if self.metrics is None or self._settings.metrics_port is None:
+            yield
+            return
+        self.metrics.attach(worker)
+        self.health = Health(lambda: ping(worker.engine), self._settings.liveness_timeout_s)
+        try:
+            self._server = HealthServer(
+                self.health,
+                self.metrics.registry,
+                self._settings.metrics_host,
+                self._settings.metrics_port,
+            ).start()
+        except OSError as exc:
+            raise ConfigurationError(
+                f"cannot serve metrics on {self._settings.metrics_host}:"
+                f"{self._settings.metrics_port}: {exc.strerror}"
+            ) from None
+        try:
+            yield
+        finally:
+            self._server.stop()

@@ -1,0 +1,96 @@
+"""Liveness and readiness from worker events, and the HTTP endpoints that show them."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+from prometheus_client import CollectorRegistry, Counter
+
+from cardwright.health import DB_CHECK_INTERVAL_S, Health, HealthServer
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Ping:
+    def __init__(self) -> None:
+        self.answers = True
+        self.calls = 0
+
+    def __call__(self) -> bool:
+        self.calls += 1
+        return self.answers
+
+
+def test_alive_only_while_the_loop_turns():
+    clock = Clock()
+    health = Health(Ping(), liveness_s=30, clock=clock)
+    assert not health.liveness()[0]  # not started
+    health("turn", {"pending": 0})
+    clock.now += 29
+    assert health.liveness()[0]
+    clock.now += 2
+    live, body = health.liveness()
+    assert not live and body["seconds_since_turn"] == 31
+
+
+def test_ready_needs_partitions_and_the_database():
+    clock, ping = Clock(), Ping()
+    health = Health(ping, clock=clock)
+    assert not health.readiness()[0]  # nothing assigned yet
+    health("assigned", {"partitions": [0, 1]})
+    assert health.readiness() == (True, {"ready": True, "partitions": [0, 1], "database": True})
+    health("revoked", {"partitions": [0]})
+    health("lost", {"partitions": [1]})
+    assert not health.readiness()[0]
+    health("assigned", {"partitions": [2]})
+    health("unavailable", {"error": "down"})
+    assert health.readiness()[1] == {"ready": False, "partitions": [2], "database": False}
+    health("available", {})
+    assert health.readiness()[0]
+
+
+def test_database_probe_is_cached_between_checks():
+    clock, ping = Clock(), Ping()
+    health = Health(ping, clock=clock)
+    health("assigned", {"partitions": [0]})
+    health.readiness()
+    health.readiness()
+    assert ping.calls == 1
+    ping.answers = False
+    assert health.readiness()[0]  # the cached answer
+    clock.now += DB_CHECK_INTERVAL_S
+    assert not health.readiness()[0]
+    assert ping.calls == 2
+
+
+def test_server_answers_metrics_and_probes_with_status_codes():
+    registry = CollectorRegistry()
+    Counter("cardwright_demo", "demo", registry=registry).inc(3)
+    health = Health(Ping())
+    server = HealthServer(health, registry, port=0).start()
+    base = f"http://127.0.0.1:{server.port}"
+    try:
+        with urllib.request.urlopen(f"{base}/metrics", timeout=5) as response:
+            assert "cardwright_demo_total 3.0" in response.read().decode()
+        for path in ("/livez", "/readyz"):
+            try:
+                urllib.request.urlopen(base + path, timeout=5)
+                raise AssertionError(f"{path} should be 503 before the loop runs")
+            except urllib.error.HTTPError as exc:
+                assert exc.code == 503
+                assert json.loads(exc.read())["ready" if path == "/readyz" else "live"] is False
+        health("turn", {"pending": 0})
+        health("assigned", {"partitions": [0]})
+        for path in ("/livez", "/readyz"):
+            with urllib.request.urlopen(base + path, timeout=5) as response:
+                assert response.status == 200
+    finally:
+        server.stop()

@@ -1,0 +1,147 @@
+"""Worker events become the right counters, histograms and gauges."""
+
+from __future__ import annotations
+
+from confluent_kafka import TopicPartition
+from prometheus_client import CollectorRegistry
+
+from consumers.metrics import LAG_REFRESH_S, WorkerMetrics, fan_out
+
+
+class FakeConsumer:
+    """High watermarks and positions as librdkafka would report them."""
+
+    def __init__(self) -> None:
+        self.high = {("t", 0): 10, ("t", 1): 5}
+        self.positions = {("t", 0): 8, ("t", 1): -1001}
+        self.group_committed = {("t", 1): 4}
+
+    def get_watermark_offsets(self, tp, timeout, cached):
+        assert cached
+        return 0, self.high[(tp.topic, tp.partition)]
+
+    def position(self, tps):
+        return [
+            TopicPartition(tp.topic, tp.partition, self.positions[(tp.topic, tp.partition)])
+            for tp in tps
+        ]
+
+    def committed(self, tps, timeout):
+        return [
+            TopicPartition(
+                tp.topic, tp.partition, self.group_committed.get((tp.topic, tp.partition), -1001)
+            )
+            for tp in tps
+        ]
+
+
+class FakeWorker:
+    def __init__(self) -> None:
+        self.consumer = FakeConsumer()
+        self.pending = 0
+        self.owned = {("t", 0), ("t", 1)}
+        self.committed = {("t", 0): 7}
+
+    def pending_count(self):
+        return self.pending
+
+    def oldest_pending_age(self):
+        return 4.5 if self.pending else None
+
+    def assigned_partitions(self):
+        return set(self.owned)
+
+    def committed_offsets(self):
+        return dict(self.committed)
+
+
+def value(metrics: WorkerMetrics, name: str, **labels: str) -> float | None:
+    return metrics.registry.get_sample_value(name, labels or None)
+
+
+def make(now: list[float]) -> tuple[WorkerMetrics, FakeWorker]:
+    metrics = WorkerMetrics(CollectorRegistry(), clock=lambda: now[0], wall=lambda: now[0])
+    worker = FakeWorker()
+    metrics.attach(worker)
+    return metrics, worker
+
+
+def test_batches_count_events_dead_letters_and_persisted_rows():
+    metrics, _ = make([0.0])
+    metrics("batch", {"size": 5, "changed": 3, "dead_reasons": ["invalid_json", "invalid_json"]})
+    metrics("batch", {"size": 2, "changed": 0, "dead_reasons": ["schema"]})
+    assert value(metrics, "cardwright_events_consumed_total") == 7
+    assert value(metrics, "cardwright_messages_persisted_total") == 3
+    assert value(metrics, "cardwright_dead_letters_total", reason="invalid_json") == 2
+    assert value(metrics, "cardwright_dead_letters_total", reason="schema") == 1
+    assert value(metrics, "cardwright_batch_size_count") == 2
+    assert value(metrics, "cardwright_batch_size_sum") == 7
+
+
+def test_runs_by_outcome_and_latencies():
+    metrics, _ = make([0.0])
+    metrics("run", {"outcome": "new", "extract_s": 0.01, "replace_s": 0.002})
+    metrics("run", {"outcome": "reused", "extract_s": 0.01, "replace_s": 0.002})
+    metrics("run", {"outcome": "noop", "extract_s": 0.0, "replace_s": 0.0})
+    metrics("run", {"outcome": "failed"})
+    assert value(metrics, "cardwright_runs_total", outcome="new") == 1
+    assert value(metrics, "cardwright_runs_total", outcome="noop") == 1
+    assert value(metrics, "cardwright_runs_total", outcome="failed") == 1
+    assert value(metrics, "cardwright_card_sets_replaced_total") == 2
+    assert value(metrics, "cardwright_extract_seconds_count") == 2
+    assert value(metrics, "cardwright_replace_seconds_count") == 2
+
+
+def test_pending_staleness_and_partition_lag_refresh_on_turns():
+    now = [1000.0]
+    metrics, worker = make(now)
+    metrics("run", {"outcome": "new"})
+    now[0] += 30
+    metrics("batch", {"size": 1, "changed": 1, "dead_reasons": []})
+    worker.pending = 3
+    metrics("turn", {"pending": 3})
+    assert value(metrics, "cardwright_pending_topics") == 3
+    assert value(metrics, "cardwright_oldest_pending_age_seconds") == 4.5
+    assert value(metrics, "cardwright_staleness_seconds") == 30
+    assert value(metrics, "cardwright_assigned_partitions") == 2
+    t0 = {"topic": "t", "partition": "0"}
+    t1 = {"topic": "t", "partition": "1"}
+    assert value(metrics, "cardwright_partition_high_watermark", **t0) == 10
+    assert value(metrics, "cardwright_partition_lag", **t0, at="committed") == 3
+    assert value(metrics, "cardwright_partition_lag", **t0, at="position") == 2
+    # Never fetched since the assignment: the group's committed offset stands for both.
+    assert value(metrics, "cardwright_partition_committed_offset", **t1) == 4
+    assert value(metrics, "cardwright_partition_lag", **t1, at="position") == 1
+
+    worker.owned = {("t", 0)}
+    metrics("revoked", {"partitions": [1]})
+    metrics("turn", {"pending": 3})
+    assert value(metrics, "cardwright_partition_high_watermark", **t1) is None
+    assert value(metrics, "cardwright_rebalances_total", kind="revoked") == 1
+
+    worker.consumer.high[("t", 0)] = 20
+    metrics("turn", {"pending": 0})
+    assert value(metrics, "cardwright_partition_high_watermark", **t0) == 10  # not yet due
+    now[0] += LAG_REFRESH_S
+    metrics("turn", {"pending": 0})
+    assert value(metrics, "cardwright_partition_high_watermark", **t0) == 20
+
+
+def test_commits_failures_and_database_availability():
+    metrics, _ = make([0.0])
+    metrics("commit", {"topic": "t", "offsets": {0: 12}})
+    metrics("commit_failed", {"error": "x"})
+    metrics("unavailable", {"error": "down"})
+    assert value(metrics, "cardwright_offset_commits_total") == 1
+    assert value(metrics, "cardwright_offset_commit_failures_total") == 1
+    assert value(metrics, "cardwright_partition_committed_offset", topic="t", partition="0") == 12
+    assert value(metrics, "cardwright_database_available") == 0
+    metrics("available", {})
+    assert value(metrics, "cardwright_database_available") == 1
+
+
+def test_fan_out_calls_every_observer_in_order():
+    seen = []
+    observe = fan_out(lambda n, f: seen.append(("a", n)), None, lambda n, f: seen.append(("b", n)))
+    observe("turn", {})
+    assert seen == [("a", "turn"), ("b", "turn")]
