@@ -26,6 +26,7 @@ from cardwright.commands import consume as consume_cmd  # noqa: E402
 from cardwright.commands import lag as lag_cmd  # noqa: E402
 from cardwright.commands import migrate as migrate_cmd  # noqa: E402
 from cardwright.commands import publish as publish_cmd  # noqa: E402
+from cardwright.commands import reextract as reextract_cmd  # noqa: E402
 from cardwright.commands import replay as replay_cmd  # noqa: E402
 from cardwright.stack.cli import app as stack_app  # noqa: E402
 
@@ -34,6 +35,7 @@ app.command("consume")(consume_cmd.consume)
 app.command("lag")(lag_cmd.lag)
 app.command("migrate")(migrate_cmd.migrate)
 app.command("publish")(publish_cmd.publish)
+app.command("reextract")(reextract_cmd.reextract)
 app.command("replay")(replay_cmd.replay)
 app.command("runs")(cards_cmd.runs)
 app.add_typer(stack_app, name="stack")

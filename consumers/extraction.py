@@ -82,6 +82,10 @@ class TopicExtraction:
             )
         return TopicOutcome(outcome, snapshot, extract_s, time.perf_counter() - started)
 
+    def extract(self, snapshot: TopicSnapshot) -> list[CardDraft]:
+        """The validated drafts for ``snapshot``, under the timeout; stores nothing (previews)."""
+        return self._extract(snapshot)
+
     def _extract(self, snapshot: TopicSnapshot) -> list[CardDraft]:
         future = self._executor.submit(self.extractor.extract, snapshot)
         try:

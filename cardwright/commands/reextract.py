@@ -1,0 +1,171 @@
+"""``cardwright reextract``: recompute cards from stored messages, per topic, without Kafka.
+
+Selects topics (one, changed since a time, or failed), then recomputes each through the same
+replace transaction and fencing as the consumers (consumers.recompute). ``--dry-run`` prints what
+would change, card by card, and writes nothing. Consumer offsets are never touched, so a group
+that is running goes on as before; give it the same ``CARDWRIGHT_EXTRACTOR`` as the recompute, or
+its next event for a topic re-derives that topic with its own extractor.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import datetime
+from typing import Annotated
+
+import typer
+
+from cardwright import logs
+from cardwright.progress import progress
+from cardwright.settings import load_settings
+from cardwright.wiring import instance_name
+from consumers.extraction import TopicExtraction
+from consumers.recompute import FAILED, MISSING, UNCHANGED, Recompute, TopicKey, TopicRecompute
+from extractors.base import load_extractor
+from schema.card_diff import CardFace
+from storage.engine import make_engine
+from storage.selection import changed_since, failed_after_cards, one_topic
+
+_MODES = "--topic | --since | --failed"
+EXIT_FAILED = 1
+
+
+def reextract(
+    user: Annotated[
+        str | None, typer.Option(help="The user; required with --topic, narrows the others.")
+    ] = None,
+    topic: Annotated[str | None, typer.Option(help="One topic of --user.")] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            metavar="ISO",
+            help="Topics whose input or cards changed at or after this time "
+            "(with a timezone: 2026-11-01T00:00:00Z).",
+        ),
+    ] = None,
+    failed: Annotated[
+        bool,
+        typer.Option("--failed", help="Topics with a failed extraction newer than their cards."),
+    ] = False,
+    extractor: Annotated[
+        str | None, typer.Option(help="Extractor, name or name@version (CARDWRIGHT_EXTRACTOR).")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the card changes; write nothing.")
+    ] = False,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print the result as JSON on stdout.")
+    ] = False,
+) -> None:
+    """Recompute topics' cards from their stored messages, without touching Kafka offsets.
+
+    Give exactly one of --topic (with --user), --since or --failed.
+
+    A changed topic gets one new run (or its earlier run of that input); others get none.
+
+    Exit status: 0 done; 1 a topic failed or is missing, database error; 2 usage error.
+    """
+    since_at = _selection(user, topic, since, failed)
+    settings = load_settings(extractor=extractor)
+    logs.configure(settings, log_format=settings.log_format, level=settings.log_level)
+    instance = f"reextract-{instance_name()}"
+    logs.bind(instance=instance)
+    engine = make_engine(settings.database_url.get_secret_value(), pool_size=2)
+    extraction = TopicExtraction(
+        engine, load_extractor(settings.extractor), instance, settings.extract_timeout_s
+    )
+    try:
+        if topic is not None and user is not None:
+            keys = one_topic(engine, user, topic) or [(user, topic)]  # reported as missing
+        elif since_at is not None:
+            keys = changed_since(engine, since_at, user)
+        else:
+            keys = failed_after_cards(engine, user)
+        results = _recompute(Recompute(engine, extraction), keys, dry_run)
+    finally:
+        extraction.close()
+        engine.dispose()
+    extractor_id = extraction.extractor.extractor_id
+    if json_output:
+        typer.echo(json.dumps(_as_json(extractor_id, results, dry_run)))
+    else:
+        _print(extractor_id, results, dry_run)
+    if any(r.status in (FAILED, MISSING) for r in results):
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _selection(
+    user: str | None, topic: str | None, since: str | None, failed: bool
+) -> datetime | None:
+    given = [n for n, v in (("--topic", topic), ("--since", since), ("--failed", failed)) if v]
+    if len(given) != 1:
+        found = f"got {', '.join(given)}" if given else "got none"
+        raise typer.BadParameter(f"give exactly one selection ({found})", param_hint=_MODES)
+    if topic is not None and user is None:
+        raise typer.BadParameter("--topic needs --user", param_hint="'--user'")
+    if since is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(since)
+    except ValueError:
+        raise typer.BadParameter(
+            f"not an ISO 8601 time: {since!r}", param_hint="'--since'"
+        ) from None
+    if moment.tzinfo is None:
+        raise typer.BadParameter(
+            f"{since!r} has no timezone (add Z or +01:00)", param_hint="'--since'"
+        )
+    return moment
+
+
+def _recompute(recompute: Recompute, keys: list[TopicKey], dry_run: bool) -> list[TopicRecompute]:
+    step = recompute.preview if dry_run else recompute.apply
+    results = []
+    label = "previewing" if dry_run else "re-extracting"
+    with progress(label, total=len(keys)) as advance:
+        for key in keys:
+            results.append(step(key))
+            advance(1)
+    return results
+
+
+def _as_json(extractor_id: str, results: list[TopicRecompute], dry_run: bool) -> dict[str, object]:
+    return {
+        "extractor": extractor_id,
+        "dry_run": dry_run,
+        "summary": dict(Counter(r.status for r in results)),
+        "topics": [r.as_dict() for r in results],
+    }
+
+
+def _print(extractor_id: str, results: list[TopicRecompute], dry_run: bool) -> None:
+    for r in results:
+        if r.status == UNCHANGED:
+            continue
+        line = f"{r.user_id}/{r.topic_id}: {r.status}"
+        if r.diff is not None:
+            counts = r.diff.counts()
+            line += f" (+{counts['added']} -{counts['removed']} ~{counts['changed']} cards)"
+        if r.error:
+            line += f": {r.error}"
+        typer.echo(line)
+        if r.diff is not None:
+            for card in r.diff.added:
+                typer.echo(f"  + {card.kind}: {card.title}")
+            for card in r.diff.removed:
+                typer.echo(f"  - {card.kind}: {card.title}")
+            for before, after in r.diff.changed:
+                typer.echo(f"  ~ {after.kind}: {after.title} ({_what_changed(before, after)})")
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(Counter(r.status for r in results).items()))
+    typer.echo(
+        f"{len(results)} topic(s) with {extractor_id}: {summary or 'none selected'}"
+        + ("; dry run, nothing written" if dry_run else "")
+    )
+
+
+def _what_changed(before: CardFace, after: CardFace) -> str:
+    parts = [
+        name for name in ("body", "message_ids") if getattr(before, name) != getattr(after, name)
+    ]
+    return ", ".join(parts)
