@@ -10,6 +10,7 @@ from typing import Any
 
 from confluent_kafka import Consumer
 
+from cardwright.audit import audit_from_env, chain
 from cardwright.settings import Settings
 from consumers.dlq import DeadLetters
 from consumers.extraction import TopicExtraction
@@ -75,6 +76,8 @@ def build_worker(
         extract_attempts=settings.extract_attempts,
         instance=instance,
     )
-    worker = Worker(worker_config, consumer, engine, extraction, dead_letters, on_event=on_event)
+    # CARDWRIGHT_AUDIT_LOG: every worker event also goes to an append-only JSON-lines file.
+    observer = chain(on_event, audit_from_env(instance))
+    worker = Worker(worker_config, consumer, engine, extraction, dead_letters, on_event=observer)
     workers.append(worker)
     return worker

@@ -1,0 +1,81 @@
+"""The audit log: every event a worker reports, one JSON line each, for checkers to read back.
+
+``CARDWRIGHT_AUDIT_LOG=<path>`` turns it on for ``cardwright consume``. A line holds the wall and
+monotonic time, the consumer instance and pid, the event name and its fields ("batch" with the
+applied offsets, "run", "commit", "assigned", "revoked", "lost", ...). The per-turn "turn" event
+is left out: it says nothing a checker needs and would dwarf the rest.
+
+Each line is one ``os.write`` on an ``O_APPEND`` descriptor: nothing is buffered in the process, so
+a SIGKILL loses at most the line being written, and several processes may share one file without
+interleaving their lines. Readers should skip a last line that does not parse.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import orjson
+
+from cardwright.errors import ConfigurationError
+
+ENV = "CARDWRIGHT_AUDIT_LOG"
+SKIPPED = frozenset({"turn"})
+
+Observer = Callable[[str, dict[str, Any]], None]
+
+
+class AuditLog:
+    """An observer that appends each worker event to ``path`` as a JSON line."""
+
+    def __init__(self, path: str, instance: str) -> None:
+        try:
+            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise ConfigurationError(f"{ENV}={path!r} cannot be opened: {exc.strerror}") from None
+        self.path = path
+        self._instance = instance
+        self._pid = os.getpid()
+
+    def __call__(self, name: str, fields: dict[str, Any]) -> None:
+        if name in SKIPPED:
+            return
+        line = {
+            "t": time.time(),
+            "m": time.monotonic(),
+            "instance": self._instance,
+            "pid": self._pid,
+            "event": name,
+            **fields,
+        }
+        # Commit offsets are keyed by partition number: orjson writes such keys as strings.
+        data = orjson.dumps(line, default=str, option=orjson.OPT_NON_STR_KEYS) + b"\n"
+        written = os.write(self._fd, data)
+        while written < len(data):  # a regular file takes it whole; loop in case it did not
+            written += os.write(self._fd, data[written:])
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
+def audit_from_env(instance: str, env: Mapping[str, str] | None = None) -> AuditLog | None:
+    """The audit log named by ``CARDWRIGHT_AUDIT_LOG``, or None when it is not set."""
+    path = (os.environ if env is None else env).get(ENV)
+    return AuditLog(path, instance) if path else None
+
+
+def chain(*observers: Observer | None) -> Observer | None:
+    """One observer calling each given one in turn (None when none is given)."""
+    present = [o for o in observers if o is not None]
+    if not present:
+        return None
+    if len(present) == 1:
+        return present[0]
+
+    def both(name: str, fields: dict[str, Any]) -> None:
+        for observer in present:
+            observer(name, fields)
+
+    return both

@@ -1,0 +1,55 @@
+"""The audit log writes one parseable JSON line per worker event and chains with other observers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cardwright.audit import AuditLog, audit_from_env, chain
+from cardwright.errors import ConfigurationError
+
+
+def test_each_event_is_one_json_line_with_times_instance_and_fields(tmp_path):
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(str(path), "host-1-abc")
+    log("batch", {"size": 2, "applied": [("t", 0, 5, "u", "tp", "m", 1)]})
+    log("turn", {"pending": 3})
+    log("commit", {"topic": "t", "offsets": {0: 6}})
+    log.close()
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [line["event"] for line in lines] == ["batch", "commit"]
+    assert lines[0]["instance"] == "host-1-abc"
+    assert lines[0]["applied"] == [["t", 0, 5, "u", "tp", "m", 1]]
+    assert lines[1]["offsets"] == {"0": 6}
+    assert lines[0]["t"] <= lines[1]["t"] and lines[0]["m"] <= lines[1]["m"]
+
+
+def test_two_writers_append_to_one_file_without_losing_lines(tmp_path):
+    path = str(tmp_path / "shared.jsonl")
+    first, second = AuditLog(path, "a"), AuditLog(path, "b")
+    for i in range(50):
+        first("run", {"i": i})
+        second("run", {"i": i})
+    first.close()
+    second.close()
+    with open(path) as handle:
+        lines = [json.loads(line) for line in handle]
+    assert sorted((line["instance"], line["i"]) for line in lines) == sorted(
+        (who, i) for who in "ab" for i in range(50)
+    )
+
+
+def test_unset_means_no_audit_and_an_unwritable_path_is_a_configuration_error(tmp_path):
+    assert audit_from_env("x", env={}) is None
+    with pytest.raises(ConfigurationError, match="CARDWRIGHT_AUDIT_LOG"):
+        audit_from_env("x", env={"CARDWRIGHT_AUDIT_LOG": str(tmp_path / "no" / "dir.jsonl")})
+
+
+def test_chain_calls_every_observer_in_order_and_drops_missing_ones():
+    seen: list[tuple[str, str]] = []
+    combined = chain(lambda n, _f: seen.append(("a", n)), None, lambda n, _f: seen.append(("b", n)))
+    assert combined is not None
+    combined("run", {})
+    assert seen == [("a", "run"), ("b", "run")]
+    assert chain(None, None) is None
