@@ -214,6 +214,15 @@ def configure(
     root.addHandler(handler)
     root.setLevel(level.upper())
     logging.captureWarnings(True)
+    sys.excepthook = _log_uncaught
+
+
+def _log_uncaught(kind: type[BaseException], error: BaseException, trace: Any) -> None:
+    """A crash becomes one (redacted) log line instead of a raw traceback on stderr."""
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, error, trace)
+        return
+    logging.getLogger("cardwright").critical("uncaught exception", exc_info=(kind, error, trace))
 
 
 def bind(**fields: Any) -> None:

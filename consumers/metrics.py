@@ -93,7 +93,8 @@ class WorkerMetrics:
         self.runs = Counter(
             "cardwright_runs",
             "Topic extractions by outcome: new, reused (cards re-derived for an earlier input, "
-            "no new run), noop (cards already from this source hash), stale, missing, failed",
+            "no new run), noop (cards already from this input, found while persisting the batch or "
+            "after hashing), stale, missing, failed",
             ["outcome"],
             registry=r,
         )
@@ -196,6 +197,10 @@ class WorkerMetrics:
         self.persisted.inc(int(fields.get("changed", 0)))
         for reason in fields.get("dead_reasons", ()):
             self.dead_letters.labels(reason=reason).inc()
+        # Topics found current while persisting need no hash: the same no-op, decided earlier.
+        current = len(fields.get("current", ()))
+        if current:
+            self.runs.labels(outcome="noop").inc(current)
         self._last_event_wall = self._wall()
         self.last_event.set(self._last_event_wall)
 

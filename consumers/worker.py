@@ -257,6 +257,16 @@ class Worker:
                     for i, (r, e) in enumerate(parsed)
                     if i not in result.rejected
                 ],
+                # Topics of this batch whose cards already come from their stored input with
+                # this extractor (a replay, a duplicate): no extraction needed, a no-op.
+                "current": sorted(
+                    {
+                        (e.user_id, e.topic_id)
+                        for i, (_r, e) in enumerate(parsed)
+                        if i not in result.rejected
+                    }
+                    - result.needs_extract
+                ),
             },
         )
 

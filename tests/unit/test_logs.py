@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import sys
 
 import pytest
 
@@ -96,3 +97,16 @@ def test_secrets_of_finds_secret_kafka_properties_and_the_url_password(monkeypat
     found = logs.secrets_of(settings)
     assert {"key-pass", "db-pass"} <= found
     assert "SSL" not in found
+
+
+def test_an_uncaught_exception_becomes_a_redacted_log_line(captured, monkeypatch):
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # restored after the test
+    logs.configure(log_format="json", stream=captured)
+    logs.add_secrets([SENTINEL])
+    try:
+        raise ValueError(f"bad url postgresql://u:{SENTINEL}@h/db")
+    except ValueError:
+        sys.excepthook(*sys.exc_info())
+    [line] = lines(captured)
+    assert line["level"] == "critical" and "ValueError" in line["exc"]
+    assert SENTINEL not in captured.getvalue()

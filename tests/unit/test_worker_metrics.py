@@ -78,6 +78,15 @@ def test_batches_count_events_dead_letters_and_persisted_rows():
     assert value(metrics, "cardwright_batch_size_sum") == 7
 
 
+def test_topics_found_current_while_persisting_count_as_noop_runs():
+    metrics, _ = make([0.0])
+    metrics(
+        "batch", {"size": 3, "changed": 0, "dead_reasons": [], "current": [("u", "a"), ("u", "b")]}
+    )
+    assert value(metrics, "cardwright_runs_total", outcome="noop") == 2
+    assert value(metrics, "cardwright_runs_total", outcome="new") is None
+
+
 def test_runs_by_outcome_and_latencies():
     metrics, _ = make([0.0])
     metrics("run", {"outcome": "new", "extract_s": 0.01, "replace_s": 0.002})
