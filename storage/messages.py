@@ -14,8 +14,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, func, select, tuple_, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import (
+    Boolean,
+    Connection,
+    DateTime,
+    Integer,
+    Row,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 
 from cardwright.errors import BadInput
 from cardwright.planted import EDITS_WITHOUT_REVISION_CHECK, planted
@@ -45,6 +58,12 @@ def persist_batch(
     topic_keys = {(e.user_id, e.topic_id) for e in events}
     message_keys = {(e.user_id, e.message_id) for e in events}
 
+    # Keys travel as arrays joined with unnest(): one short statement whatever the batch size,
+    # which PostgreSQL and psycopg parse and plan once, instead of an IN list of 2,000 params.
+    wanted_topics = _unnest(
+        ("user_id", Text, [u for u, _ in sorted(topic_keys)]),
+        ("topic_id", Text, [t for _, t in sorted(topic_keys)]),
+    )
     known_topics = {
         (row.user_id, row.topic_id): row
         for row in connection.execute(
@@ -56,17 +75,34 @@ def persist_batch(
                 topics.c.cards_state_version,
                 topics.c.cards_extractor_id,
                 topics.c.last_event_at,
-            ).where(tuple_(topics.c.user_id, topics.c.topic_id).in_(topic_keys))
-        )
-    }
-    message_topic: dict[tuple[str, str], str] = {
-        (row.user_id, row.message_id): row.topic_id
-        for row in connection.execute(
-            select(messages.c.user_id, messages.c.message_id, messages.c.topic_id).where(
-                tuple_(messages.c.user_id, messages.c.message_id).in_(message_keys)
+            ).join(
+                wanted_topics,
+                and_(
+                    topics.c.user_id == wanted_topics.c.user_id,
+                    topics.c.topic_id == wanted_topics.c.topic_id,
+                ),
             )
         )
     }
+    wanted_messages = _unnest(
+        ("user_id", Text, [u for u, _ in sorted(message_keys)]),
+        ("message_id", Text, [m for _, m in sorted(message_keys)]),
+    )
+    stored_messages = {
+        (row.user_id, row.message_id): (row.topic_id, row.revision)
+        for row in connection.execute(
+            select(
+                messages.c.user_id, messages.c.message_id, messages.c.topic_id, messages.c.revision
+            ).join(
+                wanted_messages,
+                and_(
+                    messages.c.user_id == wanted_messages.c.user_id,
+                    messages.c.message_id == wanted_messages.c.message_id,
+                ),
+            )
+        )
+    }
+    message_topic = {key: topic for key, (topic, _) in stored_messages.items()}
     topic_conversation = {key: row.conversation_id for key, row in known_topics.items()}
 
     latest: dict[tuple[str, str], MessageEvent] = {}
@@ -107,11 +143,25 @@ def persist_batch(
         connection.execute(insert(topics).on_conflict_do_nothing(), new_topics)
 
     changed_per_topic: dict[TopicKey, int] = defaultdict(int)
-    if latest:
+    # A stored message at the same or a higher revision cannot change: leave it out of the
+    # upsert (a replay of processed events then writes nothing). The upsert's own WHERE still
+    # guards against a concurrent writer that raised the revision after this read.
+    editable = planted(EDITS_WITHOUT_REVISION_CHECK)
+    changing = [
+        key
+        for key in sorted(latest)
+        if key not in stored_messages
+        or (
+            stored_messages[key][1] != latest[key].revision
+            if editable
+            else stored_messages[key][1] < latest[key].revision
+        )
+    ]
+    if changing:
         # Rows in key order: two workers writing overlapping batches (a zombie and the new
         # owner) then take row locks in the same order and cannot deadlock each other.
-        rows = [_message_row(latest[key]) for key in sorted(latest)]
-        stmt = insert(messages)
+        rows = _unnest(*_message_columns([latest[key] for key in changing]))
+        stmt = insert(messages).from_select(_MESSAGE_COLUMNS, select(rows))
         upsert = stmt.on_conflict_do_update(
             index_elements=[messages.c.user_id, messages.c.message_id],
             set_={
@@ -129,12 +179,12 @@ def persist_batch(
             # Only a higher revision changes a stored message, and never its topic.
             where=(
                 (messages.c.revision != stmt.excluded.revision)
-                if planted(EDITS_WITHOUT_REVISION_CHECK)
+                if editable
                 else (messages.c.revision < stmt.excluded.revision)
             )
             & (messages.c.topic_id == stmt.excluded.topic_id),
         ).returning(messages.c.user_id, messages.c.topic_id)
-        for row in connection.execute(upsert, rows):
+        for row in connection.execute(upsert):
             changed_per_topic[(row.user_id, row.topic_id)] += 1
         result.changed_messages = sum(changed_per_topic.values())
 
@@ -185,17 +235,46 @@ def _newer(candidate: MessageEvent, current: MessageEvent) -> bool:
     return (candidate.revision, str(candidate.event_id)) > (current.revision, str(current.event_id))
 
 
-def _message_row(event: MessageEvent) -> dict[str, object]:
-    return {
-        "user_id": event.user_id,
-        "message_id": event.message_id,
-        "topic_id": event.topic_id,
-        "conversation_id": event.conversation_id,
-        "role": event.role.value,
-        "text": event.text,
-        "created_at": event.created_at,
-        "revision": event.revision,
-        "deleted": event.deleted,
-        "occurred_at": event.occurred_at,
-        "event_id": str(event.event_id),
-    }
+_MESSAGE_COLUMNS = (
+    "user_id",
+    "message_id",
+    "topic_id",
+    "conversation_id",
+    "role",
+    "text",
+    "created_at",
+    "revision",
+    "deleted",
+    "occurred_at",
+    "event_id",
+)
+
+
+def _message_columns(events: Sequence[MessageEvent]) -> list[tuple[str, Any, list[Any]]]:
+    """The message rows of ``events`` as one typed array per column, for ``_unnest``."""
+    return [
+        ("user_id", Text, [e.user_id for e in events]),
+        ("message_id", Text, [e.message_id for e in events]),
+        ("topic_id", Text, [e.topic_id for e in events]),
+        ("conversation_id", Text, [e.conversation_id for e in events]),
+        ("role", Text, [e.role.value for e in events]),
+        ("text", Text, [e.text for e in events]),
+        ("created_at", DateTime(timezone=True), [e.created_at for e in events]),
+        ("revision", Integer, [e.revision for e in events]),
+        ("deleted", Boolean, [e.deleted for e in events]),
+        ("occurred_at", DateTime(timezone=True), [e.occurred_at for e in events]),
+        ("event_id", Text, [str(e.event_id) for e in events]),
+    ]
+
+
+def _unnest(*columns: tuple[str, Any, list[Any]]) -> Any:
+    """``unnest(:a::t[], :b::u[], ...) AS (name, ...)``: rows from one array per column."""
+    arrays = [
+        cast(bindparam(f"arr_{name}", value, type_=ARRAY(type_)), ARRAY(type_))
+        for name, type_, value in columns
+    ]
+    return (
+        func.unnest(*arrays)
+        .table_valued(*(name for name, _, _ in columns))
+        .render_derived(with_types=False)
+    )
