@@ -1,9 +1,10 @@
 """Consumer-group administration on the cluster: group state, committed offsets, watermarks,
 offsets for a time, and applying a reset plan. The decisions live in ``consumers.replay_plan``.
 
-Everything goes through one ``AdminClient``, the same ListOffsets / OffsetFetch / OffsetCommit
-requests Kafka's own ``kafka-consumer-groups`` tool sends, so no consumer ever joins the group
-being administered. ``KafkaException`` is translated here into the cardwright error tree.
+It sends the requests Kafka's own ``kafka-consumer-groups`` tool sends (DescribeGroups,
+ListOffsets, OffsetFetch, OffsetCommit), through an ``AdminClient`` and, for OffsetFetch, a
+consumer that never subscribes: nothing here ever joins the group it administers.
+``KafkaException`` is translated here into the cardwright error tree.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from confluent_kafka import (
+    Consumer,
     ConsumerGroupTopicPartitions,
     KafkaError,
     KafkaException,
@@ -125,7 +127,8 @@ class GroupAdmin:
     """Read and reset one consumer group's offsets on one topic."""
 
     def __init__(self, config: Mapping[str, str], *, timeout_s: float = REQUEST_TIMEOUT_S) -> None:
-        self._admin = AdminClient(dict(config))
+        self._config: dict[str, str | int | float | bool] = dict(config)
+        self._admin = AdminClient(self._config)
         self._timeout_s = timeout_s
 
     def describe_group(self, group: str) -> GroupInfo:
@@ -210,22 +213,30 @@ class GroupAdmin:
             raise OffsetsRejected(group, detail)
 
     def _committed(self, group: str, topic: str, partitions: list[int]) -> dict[int, int | None]:
-        request = ConsumerGroupTopicPartitions(
-            group, [TopicPartition(topic, p) for p in partitions]
+        # Read through a consumer of the group that never subscribes (so never joins), not
+        # AdminClient.list_consumer_group_offsets: in librdkafka (up to at least 2.16) that call
+        # crashes the whole process with SIGSEGV when the coordinator answers NOT_COORDINATOR,
+        # which a fresh broker or a moving coordinator does (librdkafka issue #5040).
+        consumer = Consumer(
+            {
+                **self._config,
+                "group.id": group,
+                "enable.auto.commit": False,
+                "enable.auto.offset.store": False,
+            }
         )
-
-        def attempt() -> Any:
-            futures = self._admin.list_consumer_group_offsets(
-                [request], request_timeout=self._timeout_s
-            )
-            return _raise_moving(futures[group].result())
-
         try:
-            result = self._retrying(attempt)
+            found = self._retrying(
+                lambda: consumer.committed(
+                    [TopicPartition(topic, p) for p in partitions], timeout=self._timeout_s
+                )
+            )
         except KafkaException as exc:
             raise _translate(exc, f"reading committed offsets of group {group!r}") from exc
+        finally:
+            consumer.close()
         committed: dict[int, int | None] = dict.fromkeys(partitions)
-        for tp in result.topic_partitions:
+        for tp in found:
             if tp.error is not None:
                 raise KafkaUnavailable(
                     f"reading the committed offset of {topic}[{tp.partition}]: {tp.error.str()}"

@@ -1,6 +1,6 @@
 """`cardwright replay` and `cardwright lag` against a real broker, through the console script.
 
-Offsets are read back with the AdminClient directly, not through the code under test.
+Committed offsets are read back with a plain consumer, not through the code under test.
 Committed offset = next offset to read, as Kafka stores it.
 """
 
@@ -14,9 +14,10 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, Producer, TopicPartition
+from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 pytestmark = pytest.mark.integration
@@ -37,10 +38,11 @@ def cli(bootstrap: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def cli_json(bootstrap: str, *args: str) -> dict:
+def cli_json(bootstrap: str, *args: str) -> dict[str, Any]:
     done = cli(bootstrap, *args, "--json")
     assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    document: dict[str, Any] = json.loads(done.stdout)
+    return document
 
 
 def millis(moment: datetime) -> int:
@@ -83,12 +85,19 @@ def consume_and_commit(bootstrap: str, topic: str, group: str) -> None:
 
 
 def committed(bootstrap: str, group: str, topic: str) -> dict[int, int | None]:
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    request = ConsumerGroupTopicPartitions(
-        group, [TopicPartition(topic, p) for p in range(PARTITIONS)]
-    )
-    result = admin.list_consumer_group_offsets([request])[group].result(WAIT_S)
-    return {tp.partition: (None if tp.offset < 0 else tp.offset) for tp in result.topic_partitions}
+    """The group's committed offsets, fetched by a consumer that never joins the group.
+
+    Not AdminClient.list_consumer_group_offsets: librdkafka crashes the process when that call
+    meets a NOT_COORDINATOR answer (see consumers/group_admin.py).
+    """
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    try:
+        found = consumer.committed(
+            [TopicPartition(topic, p) for p in range(PARTITIONS)], timeout=WAIT_S
+        )
+    finally:
+        consumer.close()
+    return {tp.partition: (None if tp.offset < 0 else tp.offset) for tp in found}
 
 
 @pytest.fixture
