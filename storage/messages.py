@@ -23,16 +23,16 @@ from sqlalchemy import (
     Text,
     and_,
     bindparam,
-    cast,
     func,
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.dialects.postgresql import insert
 
 from cardwright.errors import BadInput
 from cardwright.planted import EDITS_WITHOUT_REVISION_CHECK, planted
 from schema.events import REASON_MESSAGE_MOVED, REASON_TOPIC_CONFLICT, MessageEvent
+from storage.arrays import unnest
 from storage.tables import messages, topics
 
 TopicKey = tuple[str, str]  # (user_id, topic_id)
@@ -60,7 +60,7 @@ def persist_batch(
 
     # Keys travel as arrays joined with unnest(): one short statement whatever the batch size,
     # which PostgreSQL and psycopg parse and plan once, instead of an IN list of 2,000 params.
-    wanted_topics = _unnest(
+    wanted_topics = unnest(
         ("user_id", Text, [u for u, _ in sorted(topic_keys)]),
         ("topic_id", Text, [t for _, t in sorted(topic_keys)]),
     )
@@ -84,7 +84,7 @@ def persist_batch(
             )
         )
     }
-    wanted_messages = _unnest(
+    wanted_messages = unnest(
         ("user_id", Text, [u for u, _ in sorted(message_keys)]),
         ("message_id", Text, [m for _, m in sorted(message_keys)]),
     )
@@ -160,7 +160,7 @@ def persist_batch(
     if changing:
         # Rows in key order: two workers writing overlapping batches (a zombie and the new
         # owner) then take row locks in the same order and cannot deadlock each other.
-        rows = _unnest(*_message_columns([latest[key] for key in changing]))
+        rows = unnest(*_message_columns([latest[key] for key in changing]))
         stmt = insert(messages).from_select(_MESSAGE_COLUMNS, select(rows))
         upsert = stmt.on_conflict_do_update(
             index_elements=[messages.c.user_id, messages.c.message_id],
@@ -251,7 +251,7 @@ _MESSAGE_COLUMNS = (
 
 
 def _message_columns(events: Sequence[MessageEvent]) -> list[tuple[str, Any, list[Any]]]:
-    """The message rows of ``events`` as one typed array per column, for ``_unnest``."""
+    """The message rows of ``events`` as one typed array per column, for ``unnest``."""
     return [
         ("user_id", Text, [e.user_id for e in events]),
         ("message_id", Text, [e.message_id for e in events]),
@@ -265,16 +265,3 @@ def _message_columns(events: Sequence[MessageEvent]) -> list[tuple[str, Any, lis
         ("occurred_at", DateTime(timezone=True), [e.occurred_at for e in events]),
         ("event_id", Text, [str(e.event_id) for e in events]),
     ]
-
-
-def _unnest(*columns: tuple[str, Any, list[Any]]) -> Any:
-    """``unnest(:a::t[], :b::u[], ...) AS (name, ...)``: rows from one array per column."""
-    arrays = [
-        cast(bindparam(f"arr_{name}", value, type_=ARRAY(type_)), ARRAY(type_))
-        for name, type_, value in columns
-    ]
-    return (
-        func.unnest(*arrays)
-        .table_valued(*(name for name, _, _ in columns))
-        .render_derived(with_types=False)
-    )

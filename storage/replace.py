@@ -9,17 +9,45 @@ Readers therefore see the old complete set or the new complete set, never a mix.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import Connection, Engine, delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Engine,
+    Executable,
+    Integer,
+    Text,
+    cast,
+    delete,
+    func,
+    literal,
+    select,
+    text,
+    update,
+)
+from sqlalchemy import insert as core_insert
+from sqlalchemy.dialects.postgresql import JSONB, insert
 
 from cardwright.failpoints import REPLACE_AFTER_DELETE, failpoint
 from cardwright.planted import REPLACE_WITHOUT_LOCK, SKIP_FRESHNESS_FENCE, planted
 from schema.cards import CardDraft, LiveMessage, TopicSnapshot, card_id
+from storage.arrays import unnest
 from storage.tables import cards, extract_failures, extract_runs, messages, topics
+
+# The run insert as text: SQLAlchemy does not cache the compiled form of the PostgreSQL
+# dialect's INSERT ... ON CONFLICT, and compiling it again for every extraction was a
+# measurable share of the replace transaction.
+_INSERT_RUN = text(
+    "INSERT INTO extract_runs (topic_id, user_id, source_hash, extractor_id, state_version,"
+    " message_count, card_count, extract_ms, consumer_instance)"
+    " VALUES (:topic_id, :user_id, :source_hash, :extractor_id, :state_version,"
+    " :message_count, :card_count, :extract_ms, :consumer_instance)"
+    " ON CONFLICT (topic_id, user_id, source_hash) DO NOTHING RETURNING run_id"
+)
 
 
 class Outcome(StrEnum):
@@ -114,26 +142,18 @@ def replace_cards(engine: Engine, result: ExtractResult) -> Outcome:
             return Outcome.NOOP
 
         run_id = connection.execute(
-            insert(extract_runs)
-            .values(
-                topic_id=snap.topic_id,
-                user_id=snap.user_id,
-                source_hash=result.source_hash,
-                extractor_id=result.extractor_id,
-                state_version=snap.state_version,
-                message_count=len(snap.messages),
-                card_count=len(result.drafts),
-                extract_ms=result.extract_ms,
-                consumer_instance=result.consumer_instance,
-            )
-            .on_conflict_do_nothing(
-                index_elements=[
-                    extract_runs.c.topic_id,
-                    extract_runs.c.user_id,
-                    extract_runs.c.source_hash,
-                ]
-            )
-            .returning(extract_runs.c.run_id)
+            _INSERT_RUN,
+            {
+                "topic_id": snap.topic_id,
+                "user_id": snap.user_id,
+                "source_hash": result.source_hash,
+                "extractor_id": result.extractor_id,
+                "state_version": snap.state_version,
+                "message_count": len(snap.messages),
+                "card_count": len(result.drafts),
+                "extract_ms": result.extract_ms,
+                "consumer_instance": result.consumer_instance,
+            },
         ).scalar_one_or_none()
         outcome = Outcome.NEW_RUN
         if run_id is None:
@@ -151,7 +171,7 @@ def replace_cards(engine: Engine, result: ExtractResult) -> Outcome:
         )
         failpoint(REPLACE_AFTER_DELETE)
         if result.drafts:
-            connection.execute(insert(cards), _card_rows(result, run_id))
+            connection.execute(_insert_cards(result, run_id))
         _point_topic_at(connection, result, run_id=run_id)
     return outcome
 
@@ -207,23 +227,51 @@ def _point_topic_at(connection: Connection, result: ExtractResult, run_id: int |
     )
 
 
-def _card_rows(result: ExtractResult, run_id: int) -> list[dict[str, object]]:
+def _insert_cards(result: ExtractResult, run_id: int) -> Executable:
+    """All of the topic's cards in one statement (arrays per column, see storage.arrays)."""
     snap = result.snapshot
-    return [
-        {
-            "card_id": card_id(snap.user_id, snap.topic_id, result.source_hash, position),
-            "run_id": run_id,
-            "user_id": snap.user_id,
-            "topic_id": snap.topic_id,
-            "conversation_id": snap.conversation_id,
-            "position": position,
-            "kind": draft.kind.value,
-            "title": draft.title,
-            "body": draft.body,
-            "message_ids": list(draft.message_ids),
-        }
-        for position, draft in enumerate(result.drafts)
-    ]
+    drafts = result.drafts
+    count = len(drafts)
+    rows = unnest(
+        (
+            "card_id",
+            Text,
+            [card_id(snap.user_id, snap.topic_id, result.source_hash, i) for i in range(count)],
+        ),
+        ("position", Integer, list(range(count))),
+        ("kind", Text, [d.kind.value for d in drafts]),
+        ("title", Text, [d.title for d in drafts]),
+        ("body", Text, [d.body for d in drafts]),
+        # JSON text, cast per row: psycopg would send a list of lists as a 2-D array instead.
+        ("message_ids", Text, [json.dumps(list(d.message_ids)) for d in drafts]),
+    )
+    columns = (
+        "card_id",
+        "run_id",
+        "user_id",
+        "topic_id",
+        "conversation_id",
+        "position",
+        "kind",
+        "title",
+        "body",
+        "message_ids",
+    )
+    return core_insert(cards).from_select(
+        columns,
+        select(
+            rows.c.card_id,
+            literal(run_id, BigInteger),
+            literal(snap.user_id, Text),
+            literal(snap.topic_id, Text),
+            literal(snap.conversation_id, Text),
+            rows.c.position,
+            rows.c.kind,
+            rows.c.title,
+            rows.c.body,
+            cast(rows.c.message_ids, JSONB),
+        ),
+    )
 
 
 def record_failure(
