@@ -294,15 +294,20 @@ class Worker:
 
     def _extract_due(self) -> None:
         now = self.clock.time()
-        for key in self._debouncer.pop_due(now, limit=EXTRACTIONS_PER_TURN):
+        due = self._debouncer.pop_due(now, limit=EXTRACTIONS_PER_TURN)
+        for index, key in enumerate(due):
             user_id, topic_id = key
             try:
-                result = self.extraction.run(user_id, topic_id)
-            except ExtractionFailed as exc:
-                self._extraction_failed(key, exc)
-                continue
+                try:
+                    result = self.extraction.run(user_id, topic_id)
+                except ExtractionFailed as exc:
+                    self._extraction_failed(key, exc)
+                    continue
             except RetryableError:
-                self._debouncer.reschedule(key, now)
+                # pop_due disarmed every key it returned: re-arm this one and all after it, or
+                # they stay pending forever and hold back their partitions' offsets.
+                for waiting in due[index:]:
+                    self._debouncer.reschedule(waiting, now)
                 raise
             self.stats.runs[result.outcome.value] = self.stats.runs.get(result.outcome.value, 0) + 1
             self._observe(
