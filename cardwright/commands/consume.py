@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 import typer
@@ -73,8 +74,11 @@ def consume(
         worker.install_signal_handlers()
         worker.run(until_idle_s=until_idle)
     stats = worker.stats
-    typer.echo(
-        f"consumed {stats.events} events in {stats.batches} batches; "
-        f"dead-lettered {stats.dead_lettered}; runs {dict(sorted(stats.runs.items()))}",
-        err=True,
+    # A log line, not a bare print: stderr stays one JSON object per line for log shippers.
+    logging.getLogger("cardwright.consumer").info(
+        "consumed %d events in %d batches; dead-lettered %d; runs %s",
+        stats.events,
+        stats.batches,
+        stats.dead_lettered,
+        dict(sorted(stats.runs.items())),
     )
