@@ -34,3 +34,9 @@ stack-down:
 
 schema:
 	$(PY) -m schema.export
+
+# Every measurement side by side on the bench's own stack (minutes); QUICK=1 for a smoke run.
+# Writes bench/results/*.json and bench/results/plot.png.
+bench:
+	$(PY) -m pip install -q -e '.[bench]'
+	$(PY) -m bench.run $(if $(QUICK),--quick,) --seed $(SEED)
