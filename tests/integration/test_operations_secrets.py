@@ -1,0 +1,174 @@
+"""Kafka security pass-through, and secrets kept out of every log line.
+
+A dedicated broker (the native stack's module) gets a second listener, SASL_PLAINTEXT with the
+PLAIN mechanism and one user whose password is a sentinel. The consumer reaches it only through
+CARDWRIGHT_KAFKA_* variables and a properties file, with the sentinel also standing as the
+password of its database URL; the sentinels must appear in none of its log lines, even with
+librdkafka's configuration and security debugging on. A wrong password must fail to
+authenticate, which shows that the settings really reach librdkafka.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from confluent_kafka.admin import AdminClient, NewTopic
+from sqlalchemy.engine import make_url
+
+from cardwright.errors import ConfigurationError
+from cardwright.stack import native_kafka
+from cardwright.stack.config import StackConfig, default_cache_dir
+from cardwright.stack.procs import free_port
+from storage.engine import make_engine
+from storage.migrate import upgrade
+from tests.integration.support import consumer_env, publish, read_state, stop
+from tests.integration.workload import conversation_events, expected_hashes
+
+pytestmark = pytest.mark.slow
+
+KAFKA_SENTINEL = "kafka-Sentinel-" + uuid.uuid4().hex[:12]
+DB_SENTINEL = "db-Sentinel-" + uuid.uuid4().hex[:12]
+SASL_USER = "alice"
+# A consumer on the local stack finishes in seconds; a failed SASL handshake shows in one.
+CONSUME_TIMEOUT_S = 180
+AUTH_FAILURE_WAIT_S = 60
+
+
+@dataclass(frozen=True)
+class SaslBroker:
+    plain: str  # for the test's own admin and producer
+    sasl: str  # for the consumer under test
+
+
+@pytest.fixture
+def sasl_broker(stack_state_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SaslBroker]:
+    config = StackConfig(
+        state_dir=stack_state_dir,
+        kafka_port=free_port(),
+        controller_port=free_port(),
+        postgres_port=free_port(),
+        cache_dir=Path(os.environ.get("CARDWRIGHT_CACHE_DIR") or default_cache_dir(os.environ)),
+    )
+    try:
+        native_kafka.find_java()
+        native_kafka.resolve_jars(config)
+    except ConfigurationError as exc:
+        pytest.skip(f"no native Kafka for a dedicated SASL broker: {exc}")
+    sasl_port = free_port()
+    render = native_kafka.render_server_properties
+
+    def with_sasl_listener(cfg: StackConfig) -> str:
+        # Later keys win in a Java properties file: these replace the listener settings.
+        plain, controller = f"127.0.0.1:{cfg.kafka_port}", f"127.0.0.1:{cfg.controller_port}"
+        sasl = f"127.0.0.1:{sasl_port}"
+        return render(cfg) + "".join(
+            f"{key}={value}\n"
+            for key, value in {
+                "listeners": f"PLAINTEXT://{plain},SASL_PLAINTEXT://{sasl},CONTROLLER://{controller}",
+                "advertised.listeners": f"PLAINTEXT://{plain},SASL_PLAINTEXT://{sasl}",
+                "listener.security.protocol.map": (
+                    "PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT"
+                ),
+                "sasl.enabled.mechanisms": "PLAIN",
+                "listener.name.sasl_plaintext.plain.sasl.jaas.config": (
+                    "org.apache.kafka.common.security.plain.PlainLoginModule required "
+                    f'user_{SASL_USER}="{KAFKA_SENTINEL}";'
+                ),
+            }.items()
+        )
+
+    monkeypatch.setattr(native_kafka, "render_server_properties", with_sasl_listener)
+    try:
+        pid = native_kafka.start(config)
+        native_kafka.wait_ready(config, pid)
+        yield SaslBroker(plain=config.bootstrap, sasl=f"127.0.0.1:{sasl_port}")
+    finally:
+        native_kafka.stop(config)
+
+
+def create_topics(bootstrap: str, topic: str) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    futures = admin.create_topics(
+        [NewTopic(topic, num_partitions=4), NewTopic(f"{topic}.dlq", num_partitions=1)]
+    )
+    for future in futures.values():
+        future.result(timeout=30)
+
+
+def run_consumer(env: dict[str, str], log: Path, stop_when: str | None = None) -> int:
+    """Run `cardwright consume --until-idle 2` (the test made the topics); when ``stop_when``
+    is given, stop it (SIGTERM) as soon as that text shows in its log, or after a while."""
+    command = [sys.executable, "-m", "cardwright", "consume", "--until-idle", "2"]
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [*command, "--no-create-topic"], env=env, stdout=sink, stderr=subprocess.STDOUT
+        )
+        if stop_when is not None:
+            deadline = time.monotonic() + AUTH_FAILURE_WAIT_S
+            while stop_when not in log.read_text() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            stop(process)
+        return process.wait(timeout=CONSUME_TIMEOUT_S)
+
+
+def test_sasl_settings_reach_librdkafka_and_no_secret_reaches_a_log_line(
+    sasl_broker, database_url, tmp_path
+):
+    topic, group = f"sasl-{uuid.uuid4().hex[:8]}", f"g-sasl-{uuid.uuid4().hex[:8]}"
+    create_topics(sasl_broker.plain, topic)
+    events = conversation_events(seed=41, users=1)
+    publish(sasl_broker.plain, topic, events)
+    engine = make_engine(database_url)
+    upgrade(engine)
+    # The shared test cluster trusts local connections, so the password is carried, not checked.
+    secret_url = make_url(database_url).set(password=DB_SENTINEL)
+    properties = tmp_path / "client.properties"
+    properties.write_text(
+        "security.protocol=SASL_PLAINTEXT\n"
+        "sasl.mechanism=PLAIN\n"
+        f"sasl.username={SASL_USER}\n"
+        f"sasl.password={KAFKA_SENTINEL}\n"
+    )
+    noisy = {
+        "CARDWRIGHT_LOG_LEVEL": "DEBUG",
+        "CARDWRIGHT_LOG_FORMAT": "json",
+        "CARDWRIGHT_KAFKA_DEBUG": "conf,security,broker",
+    }
+    env = consumer_env(
+        sasl_broker.sasl,
+        secret_url.render_as_string(hide_password=False),
+        topic,
+        group,
+        CARDWRIGHT_KAFKA_PROPERTIES_FILE=str(properties),
+        **noisy,
+    )
+
+    good_log = tmp_path / "good.log"
+    assert run_consumer(env, good_log) == 0, good_log.read_text()[-3000:]
+    current = {(u, t): h for (u, t, h) in read_state(engine).current}
+    assert current == expected_hashes(events), "the SASL consumer derived every topic"
+
+    # A wrong password from a CARDWRIGHT_KAFKA_* variable overrides the file and is refused.
+    wrong = {**env, "CARDWRIGHT_KAFKA_SASL_PASSWORD": KAFKA_SENTINEL + "-wrong"}
+    bad_log = tmp_path / "bad.log"
+    run_consumer(wrong, bad_log, stop_when="Authentication failed")
+    bad_text = bad_log.read_text()
+    assert "Authentication failed" in bad_text, bad_text[-3000:]
+
+    for log in (good_log, bad_log):
+        text = log.read_text()
+        lines = [json.loads(line) for line in text.splitlines() if line.strip()]
+        assert len(lines) > 10, "debug logging produced lines to check"
+        assert all(line.get("instance") for line in lines), "every line names the instance"
+        for sentinel in (KAFKA_SENTINEL, DB_SENTINEL):
+            assert sentinel not in text, f"{sentinel[:5]}... leaked into {log.name}"
+    engine.dispose()
