@@ -24,7 +24,7 @@ from consumers.extraction import TopicExtraction
 from consumers.recompute import FAILED, MISSING, UNCHANGED, Recompute, TopicKey, TopicRecompute
 from extractors.base import load_extractor
 from schema.card_diff import CardFace
-from storage.engine import make_engine
+from storage.engine import make_engine, translate_errors
 from storage.selection import changed_since, failed_after_cards, one_topic
 
 _MODES = "--topic | --since | --failed"
@@ -76,12 +76,13 @@ def reextract(
         engine, load_extractor(settings.extractor), instance, settings.extract_timeout_s
     )
     try:
-        if topic is not None and user is not None:
-            keys = one_topic(engine, user, topic) or [(user, topic)]  # reported as missing
-        elif since_at is not None:
-            keys = changed_since(engine, since_at, user)
-        else:
-            keys = failed_after_cards(engine, user)
+        with translate_errors():  # an unreachable database is one clear line, not a traceback
+            if topic is not None and user is not None:
+                keys = one_topic(engine, user, topic) or [(user, topic)]  # reported as missing
+            elif since_at is not None:
+                keys = changed_since(engine, since_at, user)
+            else:
+                keys = failed_after_cards(engine, user)
         results = _recompute(Recompute(engine, extraction), keys, dry_run)
     finally:
         extraction.close()
