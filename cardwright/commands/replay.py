@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cardwright.progress import progress
 from cardwright.settings import load_settings
 from consumers.group_admin import GroupAdmin, GroupInfo
 from consumers.replay_plan import (
@@ -97,14 +98,19 @@ def replay(
     )
     group_id, topic_name = settings.group_id, settings.events_topic
     admin = GroupAdmin(client_properties(settings))
-    # A dry run is a planning tool, so it may look at a running group; a real reset may not.
-    info = admin.describe_group(group_id) if dry_run else admin.require_inactive(group_id)
-    partitions = admin.offsets(group_id, topic_name)
-    time_offsets = None
-    if isinstance(mode, ToDatetime):
-        time_offsets = admin.offsets_for_time(
-            topic_name, [p.partition for p in partitions], mode.timestamp_ms
-        )
+    # Three broker round trips (group, offsets, times); on a terminal a bar shows which one waits.
+    with progress(f"reading group {group_id}", total=3) as advance:
+        # A dry run is a planning tool, so it may look at a running group; a real reset may not.
+        info = admin.describe_group(group_id) if dry_run else admin.require_inactive(group_id)
+        advance(1)
+        partitions = admin.offsets(group_id, topic_name)
+        advance(1)
+        time_offsets = None
+        if isinstance(mode, ToDatetime):
+            time_offsets = admin.offsets_for_time(
+                topic_name, [p.partition for p in partitions], mode.timestamp_ms
+            )
+        advance(1)
     try:
         plan = plan_reset(mode, partitions, time_offsets=time_offsets)
     except InvalidReplaySpec as exc:
