@@ -23,27 +23,13 @@ from consumers.extraction import TopicExtraction
 from extractors.base import load_extractor
 from schema.events import MessageEvent, parse_event
 from storage.engine import make_engine
-from storage.messages import persist_batch
+from storage.messages import MESSAGE_COLUMNS, persist_batch
 
 # Records per consume() call for the raw reader: the product's default batch size.
 RAW_BATCH = 1000
 # consume() blocks until it has a full batch or this timeout: short, so that the last partial
 # batch is not timed as waiting.
 RAW_POLL_S = 0.05
-
-_MESSAGE_COLUMNS = (
-    "user_id",
-    "message_id",
-    "topic_id",
-    "conversation_id",
-    "role",
-    "text",
-    "created_at",
-    "revision",
-    "deleted",
-    "occurred_at",
-    "event_id",
-)
 
 
 def raw_consume(bootstrap: str, topic: str, expected: int, timeout_s: float) -> dict[str, Any]:
@@ -110,7 +96,7 @@ def raw_copy(database_url: str, events: Sequence[MessageEvent]) -> dict[str, Any
     """COPY the message rows into the (empty, migrated) messages table in one transaction."""
     rows = message_rows(events)
     dsn = database_url.replace("postgresql+psycopg://", "postgresql://")
-    columns = ", ".join(_MESSAGE_COLUMNS)
+    columns = ", ".join(MESSAGE_COLUMNS)
     with psycopg.connect(dsn) as connection:
         started = time.perf_counter()
         with (

@@ -161,7 +161,7 @@ def persist_batch(
         # Rows in key order: two workers writing overlapping batches (a zombie and the new
         # owner) then take row locks in the same order and cannot deadlock each other.
         rows = unnest(*_message_columns([latest[key] for key in changing]))
-        stmt = insert(messages).from_select(_MESSAGE_COLUMNS, select(rows))
+        stmt = insert(messages).from_select(MESSAGE_COLUMNS, select(rows))
         upsert = stmt.on_conflict_do_update(
             index_elements=[messages.c.user_id, messages.c.message_id],
             set_={
@@ -235,7 +235,8 @@ def _newer(candidate: MessageEvent, current: MessageEvent) -> bool:
     return (candidate.revision, str(candidate.event_id)) > (current.revision, str(current.event_id))
 
 
-_MESSAGE_COLUMNS = (
+# The columns an event fills, in the order of the arrays that carry them.
+MESSAGE_COLUMNS = (
     "user_id",
     "message_id",
     "topic_id",
