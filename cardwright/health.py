@@ -1,7 +1,7 @@
 """Health of one consumer group member, and the HTTP server that shows it and the metrics.
 
     GET /metrics  Prometheus text format (the registry of consumers.metrics.WorkerMetrics)
-    GET /livez    200 while the poll loop turned within the liveness window, else 503
+    GET /livez    200 while the poll loop reported within the liveness window, else 503
     GET /readyz   200 while this member owns partitions and PostgreSQL answers, else 503
 
 ``Health`` is an observer of the Worker's events (``turn``, ``assigned``/``revoked``/``lost``,
@@ -61,9 +61,10 @@ class Health:
 
     def __call__(self, name: str, fields: dict[str, Any]) -> None:
         with self._lock:
-            if name == "turn":
-                self._last_turn = self._clock()
-            elif name == "assigned":
+            # Any event comes from the worker thread: a long run of extractions within one
+            # turn still shows the loop is alive.
+            self._last_turn = self._clock()
+            if name == "assigned":
                 self._partitions |= set(fields.get("partitions", ()))
             elif name in ("revoked", "lost"):
                 self._partitions -= set(fields.get("partitions", ()))

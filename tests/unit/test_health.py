@@ -94,3 +94,13 @@ def test_server_answers_metrics_and_probes_with_status_codes():
                 assert response.status == 200
     finally:
         server.stop()
+
+
+def test_any_worker_event_counts_as_a_sign_of_life():
+    clock = Clock()
+    health = Health(Ping(), liveness_s=30, clock=clock)
+    health("turn", {"pending": 5})
+    clock.now += 25
+    health("run", {"outcome": "new"})  # a long turn of extractions
+    clock.now += 25
+    assert health.liveness()[0]
