@@ -4,8 +4,7 @@
 and it updates counters, histograms and gauges in a per-process ``CollectorRegistry`` that the
 health server (cardwright.health) exposes on ``/metrics``. Gauges that need the consumer
 (per-partition offsets, consumers.partition_metrics) are refreshed from the ``turn`` event, at
-most every few seconds, because
-the consumer is not safe to touch from the HTTP thread.
+most every few seconds, because the consumer is not safe to touch from the HTTP thread.
 """
 
 from __future__ import annotations
