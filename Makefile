@@ -35,6 +35,10 @@ stack-down:
 schema:
 	$(PY) -m schema.export
 
+# A seeded chaos schedule on its own stack: make chaos SEED=7 MINUTES=10 (SEED=1-20 runs many).
+chaos:
+	$(PY) -m tests.chaos.run --seed $(SEED) --minutes $(MINUTES)
+
 # Every measurement side by side on the bench's own stack (minutes); QUICK=1 for a smoke run.
 # Writes bench/results/*.json and bench/results/plot.png.
 bench:

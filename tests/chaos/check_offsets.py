@@ -1,0 +1,110 @@
+"""The committed offset never passed the durable watermark, checked from the audit logs.
+
+For every commit of partition P at offset O (at wall time t), each record of P below O must have
+been durable by t:
+  - a poison record: a copy is in the DLQ, written (by its Kafka timestamp) no later than t;
+  - an applied record: some member logged applying it no later than t, and some member logged
+    a run of its topic that ended after the record that last changed the topic's input up to it
+    was produced, and no later than t. Cards that reflect that input cannot come from a run
+    that ended before the input existed, so a commit without such a run committed work that was
+    not done. (The bound is a necessary condition, so the check never accuses a correct worker.)
+
+Each record is checked at the first commit that passes it; a later commit cannot make an earlier
+one right. Wall clocks are comparable: every process runs on this host.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from typing import Any
+
+from tests.chaos.anomalies import Findings
+from tests.chaos.history import DeadRecord
+from tests.chaos.model import Model
+
+# Runs that leave the topic's cards durable for their input: a new or reused run, the cards
+# already current (noop), newer cards in place (stale), or the failure recorded after the last
+# attempt (the design moves on and keeps the previous cards).
+COVERING = frozenset({"new", "reused", "noop", "stale", "failed"})
+# Kafka timestamps are whole milliseconds; audit times are floats.
+SLACK_S = 0.002
+
+
+def check_offsets(
+    audit: list[dict[str, Any]],
+    model: Model,
+    dead: list[DeadRecord],
+    topic: str,
+    findings: Findings,
+) -> dict[str, int]:
+    applied: dict[tuple[int, int], float] = {}
+    runs: dict[tuple[str, str], list[float]] = defaultdict(list)
+    commits: list[tuple[float, str, int, int]] = []
+    for line in audit:
+        event = line["event"]
+        if event == "batch":
+            for kafka_topic, partition, offset, *_ in line.get("applied", []):
+                if kafka_topic == topic:
+                    applied.setdefault((partition, offset), line["t"])
+        elif event == "run" and line.get("outcome") in COVERING:
+            runs[(line["user_id"], line["topic_id"])].append(line["t"])
+        elif event == "commit" and line.get("topic") == topic:
+            for partition, offset in line["offsets"].items():
+                commits.append((line["t"], line["instance"], int(partition), int(offset)))
+    for times in runs.values():
+        times.sort()
+    dead_at: dict[tuple[int, int], float] = {}
+    for record in dead:
+        source = record.source()
+        if source is not None:
+            dead_at[source] = min(dead_at.get(source, float("inf")), record.timestamp_ms / 1000)
+
+    verified: dict[int, int] = defaultdict(int)
+    checked = 0
+    for t, instance, partition, offset in sorted(commits):
+        for o in range(verified[partition], offset):
+            verdict = model.verdicts.get((partition, o))
+            if verdict is None:
+                continue
+            checked += 1
+            problem = _problem(model, verdict, (partition, o), t, applied, runs, dead_at)
+            if problem is not None:
+                findings.add(
+                    "offset_passed_watermark",
+                    partition=partition,
+                    committed=offset,
+                    record=o,
+                    by=instance,
+                    at=t,
+                    problem=problem,
+                )
+        verified[partition] = max(verified[partition], offset)
+    return {"commits": len(commits), "records_checked": checked}
+
+
+def _problem(
+    model: Model,
+    verdict: Any,
+    where: tuple[int, int],
+    t: float,
+    applied: dict[tuple[int, int], float],
+    runs: dict[tuple[str, str], list[float]],
+    dead_at: dict[tuple[int, int], float],
+) -> str | None:
+    if verdict.reasons:
+        written = dead_at.get(where)
+        if written is None or written > t + SLACK_S:
+            return "poison record not yet in the DLQ"
+        return None
+    if applied.get(where, float("inf")) > t:
+        return "record not applied before the commit"
+    event = verdict.event
+    topic = model.topics[(event.user_id, event.topic_id)]
+    anchor = topic.anchors[where[1]]
+    produced = model.verdicts[(where[0], anchor)].record.timestamp_ms / 1000 - SLACK_S
+    ends = runs.get(topic.key, [])
+    first_after = bisect.bisect_left(ends, produced)
+    if first_after >= len(ends) or ends[first_after] > t:
+        return "no run of the topic since its input last changed"
+    return None

@@ -1,0 +1,71 @@
+"""The independent checker: the model from the event log, then every check against the evidence.
+
+It trusts nothing the consumers wrote about themselves except their audit logs, and those only
+for the offset check. Everything else comes from Kafka (the event log and the DLQ) and from
+PostgreSQL as a client sees it (the final tables and the concurrent reader's samples).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from tests.chaos.anomalies import Findings
+from tests.chaos.check_offsets import check_offsets
+from tests.chaos.check_samples import check_samples
+from tests.chaos.check_state import check_dlq, check_messages, check_runs, check_topics_and_cards
+from tests.chaos.expected import ExpectedCards
+from tests.chaos.history import DbState, DeadRecord
+from tests.chaos.model import LogRecord, Model, build_model
+
+EXTRACTOR_ID = "rules@1"
+
+
+@dataclass(slots=True)
+class Evidence:
+    topic: str
+    records: list[LogRecord]
+    dead: list[DeadRecord]
+    db: DbState
+    audit: list[dict[str, Any]]
+    samples: list[dict[str, Any]]
+
+
+@dataclass(slots=True)
+class Verdict:
+    findings: Findings
+    model: Model
+    stats: dict[str, Any]
+
+
+def check(evidence: Evidence, findings: Findings | None = None) -> Verdict:
+    started = time.monotonic()
+    findings = findings if findings is not None else Findings()
+    model = build_model(evidence.records, EXTRACTOR_ID)
+    for problem in model.ambiguities:
+        findings.add("harness_error", problem=problem)
+    expect = ExpectedCards()
+    check_messages(model, evidence.db, findings)
+    check_topics_and_cards(model, evidence.db, expect, findings)
+    check_runs(model, evidence.db, findings)
+    check_dlq(model, evidence.dead, evidence.topic, findings)
+    sampled = check_samples(evidence.samples, model, expect, findings)
+    offsets = check_offsets(evidence.audit, model, evidence.dead, evidence.topic, findings)
+    poison = Counter(sorted(v.reasons)[0] for v in model.poison())
+    stats = {
+        "records": len(evidence.records),
+        "applied": len(evidence.records) - sum(poison.values()),
+        "poison_by_reason": dict(sorted(poison.items())),
+        "dlq_records": len(evidence.dead),
+        "topics": len(model.topics),
+        "messages": len(model.messages),
+        "input_states": sum(len(t.hashes) for t in model.topics.values()),
+        "runs": len(evidence.db.runs),
+        "cards": len(evidence.db.cards),
+        "samples": sampled,
+        "offsets": offsets,
+        "check_s": round(time.monotonic() - started, 2),
+    }
+    return Verdict(findings, model, stats)

@@ -1,0 +1,113 @@
+"""The seeded fault schedule: which fault, when, with which parameters. Pure.
+
+Every kind appears once, in a seeded order, then random kinds fill the rest of the run. Faults
+run one after another (``tests.chaos.injector`` carries them out); ``at_s`` is the earliest start,
+and a fault that is still running delays the next one.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+FAILPOINTS = (
+    "after_batch_commit",
+    "replace_after_delete",
+    "after_db_commit_before_offset_commit",
+    "in_on_revoke",
+)
+KINDS = (
+    "sigkill",  # a random worker dies with SIGKILL and is restarted after a pause
+    *(f"failpoint:{name}" for name in FAILPOINTS),  # a worker armed to die at that point
+    "zombie",  # SIGSTOP past the session timeout, partitions move, then SIGCONT
+    "zombie_in_replace",  # frozen inside the replace transaction (holding the topic lock)
+    "scale_up",  # one more worker joins: a rebalance while topics are debouncing
+    "scale_down",  # one worker leaves cleanly
+    "broker_restart",  # Kafka stopped (cleanly or with SIGKILL) and started again
+    "postgres_restart",  # PostgreSQL stopped (fast mode) and started again
+    "pg_terminate",  # consumer connections killed with pg_terminate_backend, mid-transaction
+)
+# Seconds each kind takes on a busy two-core machine, to space the schedule. An armed worker
+# must start, join the group and reach its failpoint; a zombie sleeps past the 10 s session
+# timeout; a frozen-in-replace worker must first reach a replace; a broker restart is a JVM start.
+COST_S = {
+    "sigkill": 1.0,
+    "zombie": 14.0,
+    "zombie_in_replace": 26.0,
+    "scale_up": 1.0,
+    "scale_down": 1.0,
+    "broker_restart": 15.0,
+    "postgres_restart": 2.0,
+    "pg_terminate": 1.0,
+} | {f"failpoint:{name}": 10.0 for name in FAILPOINTS}
+# After the first round, cheap faults come more often than slow ones.
+REPEAT_WEIGHTS = {kind: 1.0 / max(1.0, COST_S[kind]) ** 0.5 for kind in KINDS}
+FIRST_FAULT_S = (4.0, 8.0)  # let the group form and the first topics debounce
+GAP_S = (1.0, 3.0)
+# A worker past the session timeout (10 s, cardwright.wiring) has lost its partitions.
+ZOMBIE_HOLD_S = (13.0, 16.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    at_s: float
+    kind: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def schedule(seed: int, duration_s: float, kinds: tuple[str, ...] = KINDS) -> list[Fault]:
+    """Every kind once in a seeded order, then random ones until ``duration_s`` is used."""
+    unknown = set(kinds) - set(KINDS)
+    if unknown:
+        raise ValueError(f"unknown fault kinds {sorted(unknown)}; known: {list(KINDS)}")
+    rng = random.Random(f"faults-{seed}")
+    first = list(kinds)
+    rng.shuffle(first)
+    faults: list[Fault] = []
+    t = rng.uniform(*FIRST_FAULT_S)
+    while True:
+        if first:
+            kind = first.pop(0)
+        else:
+            weights = [REPEAT_WEIGHTS[k] for k in kinds]
+            kind = rng.choices(list(kinds), weights=weights)[0]
+            if t + COST_S[kind] > duration_s:
+                break
+        faults.append(Fault(round(t, 2), kind, _params(rng, kind)))
+        t += COST_S[kind] + rng.uniform(*GAP_S)
+    return faults
+
+
+def _params(rng: random.Random, kind: str) -> dict[str, Any]:
+    # "pick" chooses among the workers alive when the fault starts, by position.
+    params: dict[str, Any] = {"pick": round(rng.random(), 4)}
+    if kind.startswith("failpoint:"):
+        name = kind.split(":", 1)[1]
+        # Hits before firing: batches and replaces come a few a second, extraction passes (one
+        # per loop turn, up to five a second) more often; a revoke is rare, so the first one.
+        params["nth"] = {
+            "after_batch_commit": rng.randint(1, 4),
+            "replace_after_delete": rng.randint(1, 4),
+            "after_db_commit_before_offset_commit": rng.randint(5, 30),
+            "in_on_revoke": 1,
+        }[name]
+    elif kind in ("zombie", "zombie_in_replace"):
+        params["hold_s"] = round(rng.uniform(*ZOMBIE_HOLD_S), 2)
+    elif kind == "broker_restart":
+        params["hard"] = rng.random() < 0.5
+    elif kind == "sigkill":
+        params["respawn_s"] = round(rng.uniform(0.5, 4.0), 2)
+    return params
+
+
+def estimated_end(faults: list[Fault]) -> float:
+    """When the last fault should be over, if each takes its usual time."""
+    return max((f.at_s + COST_S[f.kind] for f in faults), default=0.0)
+
+
+def count_by_kind(faults: list[Fault]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for fault in faults:
+        counts[fault.kind] = counts.get(fault.kind, 0) + 1
+    return dict(sorted(counts.items()))

@@ -1,0 +1,179 @@
+"""Carrying out the fault schedule against a running group, one fault after another.
+
+Each fault is recorded with when it ran and what it did; a failpoint fault also says whether the
+armed worker really died there (``fired``).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.chaos.cluster import Cluster, WorkerProc
+from tests.chaos.faults import Fault
+from tests.chaos.history import read_jsonl
+from tests.chaos.stack import ChaosStack
+
+# How long an armed worker gets to reach its failpoint before it is asked to leave: it must join
+# the group (a second or two), receive records and finish a few batches or replaces.
+FIRE_WAIT_S = 15.0
+# A worker armed in on_revoke first works for a while, then is stopped: leaving revokes its
+# partitions, which reaches the failpoint even when no rebalance took any from it.
+REVOKE_AFTER_S = 3.0
+# A worker armed to freeze inside the replace transaction needs a replace with cards to delete.
+FREEZE_WAIT_S = 20.0
+# After waking, a frozen worker finishes its transaction and finds its partitions gone.
+AFTER_THAW_S = 3.0
+EXIT_WAIT_S = 40.0
+# Below this many running workers a scale-down is skipped, so the group keeps making progress.
+MIN_WORKERS = 2
+
+
+@dataclass(slots=True)
+class FaultRecord:
+    kind: str
+    params: dict[str, Any]
+    start_m: float
+    end_m: float = 0.0
+    result: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def fired(self) -> bool:
+        return bool(self.result.get("fired", not self.result.get("skipped")))
+
+
+class Injector:
+    def __init__(self, cluster: Cluster, stack: ChaosStack, database: str) -> None:
+        self.cluster = cluster
+        self.stack = stack
+        self.database = database
+        self.records: list[FaultRecord] = []
+        self.errors: list[str] = []
+        self.on_fault: Callable[[FaultRecord], None] | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self, faults: list[Fault], t0: float) -> None:
+        self._thread = threading.Thread(
+            target=self.run, args=(faults, t0), name="chaos-faults", daemon=True
+        )
+        self._thread.start()
+
+    def join(self, timeout_s: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+
+    def run(self, faults: list[Fault], t0: float) -> None:
+        for fault in faults:
+            delay = t0 + fault.at_s - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            self.inject(fault)
+
+    def inject(self, fault: Fault) -> FaultRecord:
+        record = FaultRecord(fault.kind, dict(fault.params), time.monotonic())
+        try:
+            record.result = self._do(fault)
+        except Exception as exc:  # a fault that could not be carried out breaks the run
+            record.result = {"error": f"{type(exc).__name__}: {exc}", "fired": False}
+            self.errors.append(f"{fault.kind}: {traceback.format_exc()}")
+            self.stack.ensure_up()  # a service left down would fail every later check
+        record.end_m = time.monotonic()
+        self.records.append(record)
+        if self.on_fault is not None:
+            self.on_fault(record)
+        return record
+
+    def _do(self, fault: Fault) -> dict[str, Any]:
+        kind, params = fault.kind, fault.params
+        if kind.startswith("failpoint:"):
+            return self._failpoint(kind.split(":", 1)[1], int(params["nth"]))
+        if kind == "broker_restart":
+            return self.stack.restart_broker(hard=bool(params["hard"]))
+        if kind == "postgres_restart":
+            return self.stack.restart_postgres()
+        if kind == "pg_terminate":
+            return self.stack.terminate_backends(self.database)
+        if kind == "scale_up":
+            return {"worker": self.cluster.spawn().name}
+        if kind == "zombie_in_replace":
+            return self._frozen_in_replace(float(params["hold_s"]))
+        worker = self.cluster.pick(float(params["pick"]))
+        if worker is None:
+            return {"skipped": "no running worker"}
+        if kind == "sigkill":
+            self.cluster.kill(worker, respawn_s=float(params["respawn_s"]))
+            return {"worker": worker.name}
+        if kind == "zombie":
+            return self._frozen(worker, float(params["hold_s"]))
+        if kind == "scale_down":
+            if len(self.cluster.running()) <= MIN_WORKERS:
+                return {"skipped": f"fewer than {MIN_WORKERS + 1} workers running"}
+            self.cluster.terminate(worker)
+            done = self.cluster.wait_exit(worker, EXIT_WAIT_S)
+            return {"worker": worker.name, "exit": None if done is None else done.cause}
+        raise ValueError(f"unknown fault kind {kind!r}")
+
+    def _failpoint(self, name: str, nth: int) -> dict[str, Any]:
+        """Arm a new worker; if it leaves without reaching the point (no traffic came its way
+        in time), arm one more."""
+        first = self._armed_worker(name, nth)
+        if first["fired"]:
+            return first
+        second = self._armed_worker(name, nth)
+        return second | {"attempts": 2}
+
+    def _armed_worker(self, name: str, nth: int) -> dict[str, Any]:
+        worker = self.cluster.spawn(armed=f"{name}:{nth}", slot=False)
+        waited = FIRE_WAIT_S
+        if name == "in_on_revoke":
+            _wait_for_partitions(worker, FIRE_WAIT_S)
+            waited = REVOKE_AFTER_S
+        done = self.cluster.wait_exit(worker, waited)
+        if done is None:
+            self.cluster.terminate(worker)
+            done = self.cluster.wait_exit(worker, EXIT_WAIT_S)
+        cause = None if done is None else done.cause
+        return {"worker": worker.name, "fired": cause == "failpoint", "exit": cause}
+
+    def _frozen(self, worker: WorkerProc, hold_s: float) -> dict[str, Any]:
+        self.cluster.freeze(worker)
+        time.sleep(hold_s)
+        self.cluster.thaw(worker)
+        return {"worker": worker.name, "hold_s": hold_s}
+
+    def _frozen_in_replace(self, hold_s: float) -> dict[str, Any]:
+        worker = self.cluster.spawn(armed="replace_after_delete:1:stop", slot=False)
+        deadline = time.monotonic() + FREEZE_WAIT_S
+        while worker.state() not in ("T", "") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        frozen = worker.state() == "T"
+        if frozen:
+            worker.frozen = True  # stopped by its failpoint; the harness wakes it
+            time.sleep(hold_s)
+            self.cluster.thaw(worker)
+            time.sleep(AFTER_THAW_S)
+        self.cluster.terminate(worker)
+        done = self.cluster.wait_exit(worker, EXIT_WAIT_S)
+        return {
+            "worker": worker.name,
+            "fired": frozen,
+            "hold_s": hold_s if frozen else 0,
+            "exit": None if done is None else done.cause,
+        }
+
+
+def _wait_for_partitions(worker: WorkerProc, timeout_s: float) -> bool:
+    """Wait until ``worker``'s audit log shows it was assigned at least one partition."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if worker.audit.exists() and any(
+            line.get("event") == "assigned" and line.get("partitions")
+            for line in read_jsonl([worker.audit])
+        ):
+            return True
+        time.sleep(0.2)
+    return False

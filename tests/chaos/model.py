@@ -1,0 +1,197 @@
+"""The checker's model: what the pipeline must hold, rebuilt from the event log alone.
+
+Every record is classified on its own (bytes, JSON, schema, key), then each partition is walked
+in offset order: a topic belongs to the first conversation that names it and a message to the
+first topic that names it, claims being made only by events that pass both checks; per message
+the highest revision wins and a delete leaves a tombstone. Along the way every topic's sequence
+of input states is kept (a state per accepted event, consecutive repeats folded), because the
+pipeline can only ever show cards of one of them, and never go back in that sequence.
+
+The source hash is recomputed here from DESIGN.md, not imported, so the checker shares nothing
+with the pipeline but the event schema, the extractor and the card id formula. Pure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC
+
+from pydantic import ValidationError
+
+from schema.cards import LiveMessage
+from schema.events import MessageEvent
+
+MAX_TEXT_BYTES = 32 * 1024
+TOPIC_CONFLICT = "topic_claimed_by_other_conversation"
+MESSAGE_MOVED = "message_moved_to_other_topic"
+
+TopicKey = tuple[str, str]  # (user_id, topic_id)
+MessageKey = tuple[str, str]  # (user_id, message_id)
+
+
+@dataclass(frozen=True, slots=True)
+class LogRecord:
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    record: LogRecord
+    event: MessageEvent | None
+    reasons: frozenset[str]  # DLQ reasons that fit this record; empty when it is applied
+
+
+@dataclass(slots=True)
+class TopicModel:
+    key: TopicKey
+    conversation: str
+    partition: int
+    hashes: list[str] = field(default_factory=list)  # the input states in order, by hash
+    inputs: dict[str, tuple[LiveMessage, ...]] = field(default_factory=dict)  # hash -> input
+    anchors: dict[int, int] = field(default_factory=dict)  # offset -> offset of its state
+    last_change: int = -1
+
+    @property
+    def final_hash(self) -> str:
+        return self.hashes[-1]
+
+
+@dataclass(slots=True)
+class Model:
+    extractor_id: str
+    verdicts: dict[tuple[int, int], Verdict] = field(default_factory=dict)
+    topics: dict[TopicKey, TopicModel] = field(default_factory=dict)
+    messages: dict[MessageKey, MessageEvent] = field(default_factory=dict)  # the winning events
+    ambiguities: list[str] = field(default_factory=list)  # the workload broke an assumption
+
+    def poison(self) -> list[Verdict]:
+        return [v for v in self.verdicts.values() if v.reasons]
+
+
+def classify(record: LogRecord) -> tuple[MessageEvent | None, frozenset[str]]:
+    """The record's event, or the DLQ reasons that fit it (before any claim is looked at)."""
+    if record.value is None:
+        return None, frozenset({"invalid_json"})
+    try:
+        text = record.value.decode("utf-8")
+    except UnicodeDecodeError:
+        return None, frozenset({"invalid_utf8"})
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None, frozenset({"invalid_json"})
+    if not isinstance(data, dict):
+        return None, frozenset({"schema_violation"})
+    if data.get("schema_version") != 1:
+        return None, frozenset({"unknown_schema_version"})
+    try:
+        event = MessageEvent.model_validate(data)
+    except ValidationError:
+        body = data.get("text")
+        oversize = isinstance(body, str) and len(body.encode("utf-8", "replace")) > MAX_TEXT_BYTES
+        # With other fields also wrong, the contract does not say which reason wins.
+        return None, frozenset(
+            {"oversize_text", "schema_violation"} if oversize else {"schema_violation"}
+        )
+    if record.key is not None and record.key != event.topic_id.encode("utf-8"):
+        return None, frozenset({"key_mismatch"})
+    return event, frozenset()
+
+
+def build_model(records: list[LogRecord], extractor_id: str) -> Model:
+    model = Model(extractor_id)
+    by_partition: dict[int, list[LogRecord]] = defaultdict(list)
+    for record in records:
+        by_partition[record.partition].append(record)
+    named_in: dict[MessageKey, set[int]] = defaultdict(set)
+    for partition in sorted(by_partition):
+        _walk(model, sorted(by_partition[partition], key=lambda r: r.offset), named_in)
+    for (user, message), partitions in named_in.items():
+        if len(partitions) > 1:
+            model.ambiguities.append(
+                f"message {message!r} of {user!r} is named in partitions {sorted(partitions)}: "
+                "which topic claims it first depends on processing order"
+            )
+    return model
+
+
+def _walk(model: Model, records: list[LogRecord], named_in: dict[MessageKey, set[int]]) -> None:
+    conversation_of: dict[TopicKey, str] = {}
+    topic_of: dict[MessageKey, str] = {}
+    live: dict[TopicKey, dict[str, MessageEvent]] = defaultdict(dict)
+    for record in records:
+        event, reasons = classify(record)
+        if event is not None:
+            topic_key, message_key = (
+                (event.user_id, event.topic_id),
+                (event.user_id, event.message_id),
+            )
+            named_in[message_key].add(record.partition)
+            claimed = conversation_of.get(topic_key, event.conversation_id)
+            owner = topic_of.get(message_key, event.topic_id)
+            reasons = frozenset(
+                ({TOPIC_CONFLICT} if claimed != event.conversation_id else set())
+                | ({MESSAGE_MOVED} if owner != event.topic_id else set())
+            )
+        model.verdicts[(record.partition, record.offset)] = Verdict(record, event, reasons)
+        if event is None or reasons:
+            continue
+        conversation_of[topic_key] = event.conversation_id
+        topic_of[message_key] = event.topic_id
+        topic = model.topics.get(topic_key)
+        if topic is None:
+            topic = model.topics[topic_key] = TopicModel(
+                topic_key, event.conversation_id, record.partition
+            )
+        _apply(model, topic, live[topic_key], event, record.offset)
+
+
+def _apply(
+    model: Model, topic: TopicModel, latest: dict[str, MessageEvent], event: MessageEvent, at: int
+) -> None:
+    current = latest.get(event.message_id)
+    if current is not None and event.revision == current.revision and _differs(event, current):
+        model.ambiguities.append(
+            f"message {event.message_id!r} has two different events at revision {event.revision}"
+        )
+    if current is None or event.revision > current.revision:
+        latest[event.message_id] = event
+        model.messages[(event.user_id, event.message_id)] = event
+        messages = live_messages(latest.values())
+        digest = source_hash(model.extractor_id, messages)
+        if not topic.hashes or topic.hashes[-1] != digest:
+            topic.hashes.append(digest)
+            topic.inputs.setdefault(digest, messages)
+            topic.last_change = at
+    # An event that changed nothing has the effect of the state an earlier event made.
+    topic.anchors[at] = topic.last_change
+
+
+def _differs(a: MessageEvent, b: MessageEvent) -> bool:
+    return (a.text, a.deleted, a.role, a.topic_id) != (b.text, b.deleted, b.role, b.topic_id)
+
+
+def live_messages(events: Iterable[MessageEvent]) -> tuple[LiveMessage, ...]:
+    chosen = [e for e in events if not e.deleted]
+    chosen.sort(key=lambda e: (e.created_at, e.message_id))
+    return tuple(LiveMessage(e.message_id, e.role.value, e.created_at, e.text) for e in chosen)
+
+
+def source_hash(extractor_id: str, messages: tuple[LiveMessage, ...]) -> str:
+    """Source hash v1 as DESIGN.md defines it."""
+    digest = hashlib.sha256(f"cardwright-source-v1\n{extractor_id}\n".encode())
+    for m in sorted(messages, key=lambda m: (m.created_at, m.message_id)):
+        when = m.created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        line = json.dumps(
+            [m.message_id, m.role, when, m.text], separators=(",", ":"), ensure_ascii=False
+        )
+        digest.update(line.encode("utf-8") + b"\n")
+    return digest.hexdigest()

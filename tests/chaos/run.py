@@ -1,0 +1,205 @@
+"""Run one seeded chaos schedule and check it.
+
+    python -m tests.chaos.run --seed S --minutes M [--workers M] [--partitions K] [--out DIR]
+    python -m tests.chaos.run --seed 1-20 --minutes 2     # seeds one after another, one stack
+    python -m tests.chaos.run --scenario BUG [--planted BUG]   # a planted-bug scenario
+
+Starts its own Kafka and PostgreSQL (it restarts both), M ``cardwright consume`` processes in one
+group over K partitions, a concurrent reader, the seeded workload and the seeded fault schedule;
+waits for convergence after the last fault; then checks everything. Prints a summary (or the
+JSON report with --json); writes report.json, and on any anomaly the whole history, to DIR.
+Exit status: 0 without anomalies, 1 with anomalies, 2 for a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tests.chaos import report
+from tests.chaos.faults import KINDS, estimated_end, schedule
+from tests.chaos.harness import ChaosRun, Settings
+from tests.chaos.injector import FaultRecord, Injector
+from tests.chaos.scenarios import SCENARIOS, run_scenario
+from tests.chaos.stack import ChaosStack
+from tests.chaos.workload import Workload, WorkloadSpec
+
+# The workers join the group and take partitions before the first records arrive.
+LEAD_S = 3.0
+# Records keep coming this long after the last fault should be over.
+TAIL_S = 10.0
+
+
+@dataclass(slots=True)
+class Plan:
+    seed: int
+    minutes: float
+    out_dir: Path
+    workers: int = 3
+    partitions: int = 6
+    kinds: tuple[str, ...] = KINDS
+    planted: str | None = None
+    keep: bool = False
+
+
+def say(message: str, started: float) -> None:
+    print(f"chaos [{time.monotonic() - started:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+def run_seeded(stack: ChaosStack, plan: Plan) -> dict[str, Any]:
+    """Run ``plan`` on ``stack`` (already up) and return the report."""
+    began = time.monotonic()
+    faults = schedule(plan.seed, plan.minutes * 60, plan.kinds)
+    # Every kind runs at least once, and all of them while records still stream in.
+    duration = max(plan.minutes * 60, estimated_end(faults) + TAIL_S)
+    workload = Workload(WorkloadSpec(plan.seed, duration, plan.partitions))
+    records = workload.generate()
+    settings = Settings(partitions=plan.partitions, planted=plan.planted)
+    chaos = ChaosRun(stack, settings, plan.out_dir, f"s{plan.seed}", plan.seed)
+    result: dict[str, Any] = {"ok": False}
+    try:
+        say(
+            f"{len(records)} records over {duration:.0f} s, {len(faults)} faults, "
+            f"{plan.workers} workers, {plan.partitions} partitions",
+            began,
+        )
+        chaos.cluster.start(plan.workers)
+        chaos.start_sampler(workload.topic_keys())
+        t0 = time.monotonic() + LEAD_S
+        publisher = chaos.publish_in_background(records, t0)
+        injector = Injector(chaos.cluster, stack, chaos.names.database)
+        injector.on_fault = lambda f: say(_describe(f), began)
+        injector.start(faults, t0)
+        publisher.join()
+        injector.join()
+        say(f"published {chaos.published}; faults done; waiting for convergence", began)
+        convergence = chaos.converge()
+        say(f"converged={convergence.converged} in {convergence.seconds} s; checking", began)
+        chaos.stop()
+        for problem in injector.errors:
+            chaos.findings.add("harness_error", problem=problem)
+        verdict, evidence = chaos.check()
+        run = {
+            "seed": plan.seed,
+            "minutes": plan.minutes,
+            "workers": plan.workers,
+            "partitions": plan.partitions,
+            "planted": plan.planted,
+            "out_dir": str(plan.out_dir),
+            **chaos.info(),
+            "total_s": round(time.monotonic() - began, 1),
+        }
+        result = report.build(run, verdict, injector.records, chaos.cluster.exits, convergence, t0)
+        report.save(result, plan.out_dir, verdict, evidence)
+        return result
+    finally:
+        chaos.stop()
+        chaos.close(keep_history=plan.keep or not result["ok"])
+
+
+def _describe(fault: FaultRecord) -> str:
+    return f"fault {fault.kind} took {fault.end_m - fault.start_m:.1f} s: {fault.result}"
+
+
+def seeds_from(spec: str) -> list[int]:
+    """ "7", "1-20" or "3,5,9" -> the seeds."""
+    seeds: list[int] = []
+    for part in spec.split(","):
+        low, _, high = part.partition("-")
+        seeds.extend(range(int(low), int(high or low) + 1))
+    return seeds
+
+
+def campaign_row(result: dict[str, Any]) -> dict[str, Any]:
+    """One line of figures per seed, for a table of many runs."""
+    if "error" in result:
+        return result
+    return {
+        "seed": result["seed"],
+        "ok": result["ok"],
+        "records": result["events"]["records"],
+        "poison": sum(result["events"]["poison_by_reason"].values()),
+        "topics": result["events"]["topics"],
+        "faults": sum(result["faults"]["fired"].values()),
+        "kinds": len(result["faults"]["fired"]),
+        "converge_s": result["convergence"]["seconds"],
+        "samples": result["stats"]["samples"]["samples"],
+        "anomalies": result["anomalies"]["by_kind"],
+        "total_s": result.get("total_s"),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.chaos.run", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--seed", default="1", help="seed, or seeds run one after another: 1-20")
+    parser.add_argument("--minutes", type=float, default=2.0, help="length of the faulty phase")
+    parser.add_argument("--workers", type=int, default=3, help="consumer processes (default 3)")
+    parser.add_argument("--partitions", type=int, default=6, help="partitions (default 6)")
+    parser.add_argument("--out", type=Path, help="output directory (default: a new temp dir)")
+    parser.add_argument("--kinds", help=f"comma-separated fault kinds (default: {','.join(KINDS)})")
+    parser.add_argument("--planted", help="switch on a planted bug in every worker")
+    parser.add_argument(
+        "--scenario",
+        choices=sorted(SCENARIOS),
+        help="run the scripted scenario for this planted bug instead (bug on with --planted)",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the history even when OK")
+    parser.add_argument("--json", action="store_true", help="print the JSON report(s)")
+    parser.add_argument("--kafka-port", type=int, help="Kafka port (default: a free one)")
+    parser.add_argument("--postgres-port", type=int, help="PostgreSQL port (default: a free one)")
+    args = parser.parse_args(argv)
+    try:
+        seeds = seeds_from(args.seed)
+    except ValueError:
+        parser.error(f"--seed {args.seed!r}: give a number, a range 1-20 or a list 3,5,9")
+    if args.minutes <= 0 or args.workers < 1 or args.partitions < 1 or not seeds:
+        parser.error("--minutes, --workers, --partitions and the seeds must be positive")
+    kinds = tuple(k for k in (args.kinds or "").split(",") if k) or KINDS
+    if set(kinds) - set(KINDS):
+        parser.error(f"unknown fault kinds {sorted(set(kinds) - set(KINDS))}")
+    out = (args.out or Path(tempfile.mkdtemp(prefix=f"chaos-{args.seed}-"))).absolute()
+    results = []
+    stack = ChaosStack(args.kafka_port, args.postgres_port)
+    try:
+        stack.up()
+        if args.scenario:
+            results.append(run_scenario(stack, args.scenario, bool(args.planted), out))
+        for seed in [] if args.scenario else seeds:
+            where = out / str(seed) if len(seeds) > 1 else out
+            plan = Plan(
+                seed,
+                args.minutes,
+                where,
+                args.workers,
+                args.partitions,
+                kinds,
+                args.planted,
+                args.keep,
+            )
+            try:
+                results.append(run_seeded(stack, plan))
+            except Exception as exc:  # a broken run must not end the campaign
+                results.append({"seed": seed, "ok": False, "error": repr(exc)})
+                stack.ensure_up()
+            if len(seeds) > 1:
+                rows = [campaign_row(r) for r in results]
+                (out / "campaign.json").write_text(json.dumps(rows, indent=2))
+                print(json.dumps(rows[-1]), flush=True)
+    finally:
+        stack.down()
+    for result in results:
+        text = report.summary(result) if "events" in result else f"chaos: {result}"
+        print(json.dumps(result, indent=2, default=str) if args.json else text)
+    return 0 if all(r["ok"] for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

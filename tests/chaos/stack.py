@@ -1,0 +1,198 @@
+"""The chaos suite's own Kafka and PostgreSQL, which it restarts and whose connections it kills.
+
+Never a shared stack: its state directory and ports are its own. The directory follows the test
+harness's naming (``/var/tmp/cardwright-test-stack-*`` with an ``owner.pid``), so a stack left
+behind by a killed run is reaped by the next test session. Built on ``cardwright.stack``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from confluent_kafka.admin import AdminClient, NewTopic
+from psycopg import sql
+
+from cardwright.stack import native, native_kafka, native_postgres
+from cardwright.stack.config import StackConfig, default_cache_dir
+from cardwright.stack.procs import free_port, is_zombie, port_free, reap, wait_until
+from storage.engine import make_engine
+from storage.migrate import upgrade
+from tests.chaos.history import QUIET_KAFKA
+
+# /var/tmp, not /tmp: when run as root, PostgreSQL runs as the postgres user (see tests/conftest).
+STATE_ROOT = Path("/var/tmp")
+STATE_PREFIX = "cardwright-test-stack-chaos-"
+SAMPLER_APP = "chaos-sampler"
+# Topic creation on one local broker takes well under a second; the margin is for a busy box.
+TOPIC_TIMEOUT_S = 30.0
+# A SIGKILLed JVM is gone within a second or two; past this something is wrong.
+KILL_WAIT_S = 20.0
+
+
+@dataclass(frozen=True, slots=True)
+class Names:
+    """One run's topic, group and database on the stack."""
+
+    topic: str
+    group: str
+    database: str
+
+    @property
+    def dlq(self) -> str:
+        return f"{self.topic}.dlq"
+
+    @classmethod
+    def fresh(cls, label: str) -> Names:
+        tag = f"{label}-{uuid.uuid4().hex[:8]}"
+        return cls(f"chaos-{tag}", f"chaos-{tag}", f"chaos_{tag.replace('-', '_')}")
+
+
+class ChaosStack:
+    def __init__(self, kafka_port: int | None = None, postgres_port: int | None = None) -> None:
+        state = Path(tempfile.mkdtemp(prefix=STATE_PREFIX, dir=STATE_ROOT))
+        state.chmod(0o755)  # the postgres user must pass through it
+        (state / "owner.pid").write_text(f"{os.getpid()}\n")
+        kafka = kafka_port or free_port()
+        self.config = StackConfig(
+            state_dir=state,
+            kafka_port=kafka,
+            controller_port=free_port(),
+            postgres_port=postgres_port or free_port(),
+            cache_dir=Path(os.environ.get("CARDWRIGHT_CACHE_DIR") or default_cache_dir(os.environ)),
+        )
+
+    @property
+    def bootstrap(self) -> str:
+        return self.config.bootstrap
+
+    def database_url(self, database: str) -> str:
+        return self.config.database_url.rsplit("/", 1)[0] + f"/{database}"
+
+    def admin_conninfo(self, database: str = "postgres") -> str:
+        return f"host=127.0.0.1 port={self.config.postgres_port} user=cardwright dbname={database}"
+
+    def up(self) -> None:
+        native.up(self.config)
+
+    def down(self) -> None:
+        try:
+            native.down(self.config)
+        finally:
+            shutil.rmtree(self.config.state_dir, ignore_errors=True)
+
+    # --- per run ------------------------------------------------------------------------------
+
+    def prepare(self, names: Names, partitions: int) -> None:
+        """A migrated database and the events topic (K partitions) with its DLQ topic."""
+        with psycopg.connect(self.admin_conninfo(), autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(names.database)))
+        engine = make_engine(self.database_url(names.database))
+        try:
+            upgrade(engine)
+        finally:
+            engine.dispose()
+        admin = AdminClient({"bootstrap.servers": self.bootstrap, "logger": QUIET_KAFKA})
+        wanted = {names.topic: partitions, names.dlq: 1}
+        futures = admin.create_topics(
+            [NewTopic(t, num_partitions=n, replication_factor=1) for t, n in wanted.items()],
+            operation_timeout=TOPIC_TIMEOUT_S,
+        )
+        for future in futures.values():
+            future.result(timeout=TOPIC_TIMEOUT_S)
+
+        def leaders() -> bool:
+            meta = admin.list_topics(timeout=5)
+            return all(
+                t in meta.topics
+                and len(meta.topics[t].partitions) == n
+                and all(p.leader >= 0 for p in meta.topics[t].partitions.values())
+                for t, n in wanted.items()
+            )
+
+        if not wait_until(leaders, TOPIC_TIMEOUT_S):
+            raise TimeoutError(f"topics {sorted(wanted)} have no leaders")
+
+    def drop(self, names: Names) -> None:
+        """Best effort: a leftover topic or database costs disk, never a wrong result."""
+        try:
+            with psycopg.connect(self.admin_conninfo(), autocommit=True) as conn:
+                conn.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                        sql.Identifier(names.database)
+                    )
+                )
+            admin = AdminClient({"bootstrap.servers": self.bootstrap, "logger": QUIET_KAFKA})
+            for future in admin.delete_topics([names.topic, names.dlq]).values():
+                future.result(timeout=TOPIC_TIMEOUT_S)
+        except Exception as exc:  # cleanup must not hide the run's result
+            print(f"chaos: cleanup of {names.topic} failed: {exc}")
+
+    # --- faults -------------------------------------------------------------------------------
+
+    def restart_broker(self, hard: bool) -> dict[str, Any]:
+        started = time.monotonic()
+        old = native_kafka.status(self.config).pid
+        if hard and old is not None:
+            os.kill(old, signal.SIGKILL)
+            # A dying JVM loses its command line before its sockets: wait for the process to be
+            # gone (or a zombie) and its ports to be free before starting the next one.
+            wait_until(lambda: _gone(old) and self._ports_free(), KILL_WAIT_S)
+        else:
+            native_kafka.stop(self.config)
+        if old is not None:
+            reap(old)  # the broker is our child when this process started the stack
+        down_s = time.monotonic() - started
+        pid = native_kafka.start(self.config)
+        native_kafka.wait_ready(self.config, pid)
+        return {"hard": hard, "down_s": round(down_s, 2), "took_s": _since(started)}
+
+    def _ports_free(self) -> bool:
+        return port_free(self.config.kafka_port) and port_free(self.config.controller_port)
+
+    def ensure_up(self) -> None:
+        """Start whatever is not running (after a fault that could not be carried out)."""
+        native.up(self.config)
+
+    def restart_postgres(self) -> dict[str, Any]:
+        started = time.monotonic()
+        native_postgres.stop(self.config)
+        native_postgres.start(self.config)
+        native_postgres.wait_ready(self.config)
+        return {"took_s": _since(started)}
+
+    def terminate_backends(self, database: str, look_s: float = 3.0) -> dict[str, Any]:
+        """Kill the consumers' connections, waiting up to ``look_s`` for one mid-transaction."""
+        query = """
+            SELECT pid, state, xact_start IS NOT NULL FROM pg_stat_activity
+            WHERE datname = %s AND pid <> pg_backend_pid() AND application_name <> %s
+        """
+        deadline = time.monotonic() + look_s
+        with psycopg.connect(self.admin_conninfo(), autocommit=True) as conn:
+            while True:
+                rows = conn.execute(query, (database, SAMPLER_APP)).fetchall()
+                busy = [pid for pid, state, in_xact in rows if in_xact and state != "idle"]
+                if busy or time.monotonic() > deadline:
+                    break
+                time.sleep(0.005)
+            killed = sum(
+                bool(conn.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()[0])  # type: ignore[index]
+                for pid, _, _ in rows
+            )
+        return {"terminated": killed, "in_transaction": len(busy)}
+
+
+def _gone(pid: int) -> bool:
+    return is_zombie(pid)  # true as well once the process no longer exists
+
+
+def _since(started: float) -> float:
+    return round(time.monotonic() - started, 2)
