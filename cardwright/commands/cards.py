@@ -10,12 +10,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cardwright.commands.options import JsonOption
 from cardwright.settings import load_settings
 from storage.engine import make_engine, translate_errors
 from storage.queries import TopicCards, cards_by_conversation, cards_by_topic, runs_of_topic
 
 User = Annotated[str, typer.Option("--user", help="The user who owns the conversation.")]
-Json = Annotated[bool, typer.Option("--json", help="Print JSON for programs.")]
 
 
 def cards(
@@ -24,7 +24,7 @@ def cards(
     conversation: Annotated[
         str | None, typer.Option(help="Cards of every topic of a conversation, topic by topic.")
     ] = None,
-    as_json: Json = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Show a topic's cards, or each topic's complete card set in a conversation."""
     if (topic is None) == (conversation is None):
@@ -60,7 +60,7 @@ def cards(
 def runs(
     user: User,
     topic: Annotated[str, typer.Option(help="The topic whose runs to list.")],
-    as_json: Json = False,
+    as_json: JsonOption = False,
 ) -> None:
     """List a topic's successful extract runs, oldest first; the current one is marked."""
     engine = make_engine(load_settings().database_url.get_secret_value())

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from cardwright import logs
+from cardwright.commands.options import GroupOption, TopicOption
 from cardwright.health import Operations
 from cardwright.settings import load_settings
 from cardwright.supervisor import supervise
@@ -17,10 +18,8 @@ from producers.topics import ensure_topics
 
 
 def consume(
-    group: Annotated[str | None, typer.Option(help="Consumer group (CARDWRIGHT_GROUP_ID).")] = None,
-    topic: Annotated[
-        str | None, typer.Option(help="Events topic (CARDWRIGHT_EVENTS_TOPIC).")
-    ] = None,
+    group: GroupOption = None,
+    topic: TopicOption = None,
     until_idle: Annotated[
         float | None,
         typer.Option(

@@ -7,12 +7,12 @@ never committed shows ``-`` and counts every record still on the broker.
 from __future__ import annotations
 
 import json
-from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from cardwright.commands.options import BootstrapOption, GroupOption, JsonOption, TopicOption
 from cardwright.settings import load_settings
 from consumers.group_admin import GroupAdmin
 from consumers.replay_plan import compute_lag
@@ -20,21 +20,10 @@ from producers.kafka_config import client_properties
 
 
 def lag(
-    group: Annotated[
-        str | None, typer.Option(help="Consumer group (default: $CARDWRIGHT_GROUP_ID).")
-    ] = None,
-    topic: Annotated[
-        str | None, typer.Option(help="Events topic (default: $CARDWRIGHT_EVENTS_TOPIC).")
-    ] = None,
-    bootstrap_servers: Annotated[
-        str | None,
-        typer.Option(
-            help="Kafka bootstrap servers (default: $CARDWRIGHT_KAFKA_BOOTSTRAP_SERVERS)."
-        ),
-    ] = None,
-    json_output: Annotated[
-        bool, typer.Option("--json", help="Print the lag as JSON on stdout.")
-    ] = False,
+    group: GroupOption = None,
+    topic: TopicOption = None,
+    bootstrap_servers: BootstrapOption = None,
+    json_output: JsonOption = False,
 ) -> None:
     """Show per partition the committed offset, the end offset, the lag, and the total.
 

@@ -17,6 +17,7 @@ from typing import Annotated
 import typer
 
 from cardwright import logs
+from cardwright.commands.options import JsonOption
 from cardwright.progress import progress
 from cardwright.settings import load_settings
 from cardwright.wiring import instance_name
@@ -54,9 +55,7 @@ def reextract(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show the card changes; write nothing.")
     ] = False,
-    json_output: Annotated[
-        bool, typer.Option("--json", help="Print the result as JSON on stdout.")
-    ] = False,
+    json_output: JsonOption = False,
 ) -> None:
     """Recompute topics' cards from their stored messages, without touching Kafka offsets.
 

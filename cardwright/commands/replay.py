@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cardwright.commands.options import BootstrapOption, GroupOption, JsonOption, TopicOption
 from cardwright.progress import progress
 from cardwright.settings import load_settings
 from consumers.group_admin import GroupAdmin, GroupInfo
@@ -36,9 +37,7 @@ _MODES = "--to-earliest | --to-latest | --to-offset | --to-datetime | --shift-by
 
 
 def replay(
-    group: Annotated[
-        str | None, typer.Option(help="Consumer group (default: $CARDWRIGHT_GROUP_ID).")
-    ] = None,
+    group: GroupOption = None,
     to_earliest: Annotated[
         bool, typer.Option("--to-earliest", help="Every partition to its first offset.")
     ] = False,
@@ -68,21 +67,12 @@ def replay(
             "to the log. Refused for partitions the group never committed.",
         ),
     ] = None,
-    topic: Annotated[
-        str | None, typer.Option(help="Events topic (default: $CARDWRIGHT_EVENTS_TOPIC).")
-    ] = None,
-    bootstrap_servers: Annotated[
-        str | None,
-        typer.Option(
-            help="Kafka bootstrap servers (default: $CARDWRIGHT_KAFKA_BOOTSTRAP_SERVERS)."
-        ),
-    ] = None,
+    topic: TopicOption = None,
+    bootstrap_servers: BootstrapOption = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show the plan, change nothing.")
     ] = False,
-    json_output: Annotated[
-        bool, typer.Option("--json", help="Print the plan as JSON on stdout.")
-    ] = False,
+    json_output: JsonOption = False,
 ) -> None:
     """Reset a consumer group's committed offsets so it re-reads (or skips) events.
 
