@@ -7,7 +7,7 @@ Kinds (stable names the reports and tests use):
   duplicate_run             two runs for one (topic_id, user_id, source_hash)
   duplicate_card            one card id, or one position of a topic, twice
   card_not_in_current_run   a card that does not belong to its topic's current run
-  foreign_run               a run of an input state the topic never had
+  foreign_run               a run of an input state the topic never had, or counts unlike it
   torn_card_set             a sampled set with missing or extra cards for its run
   mixed_card_set            a sampled set with cards of several runs, or not of the current run
   foreign_card_set          a sampled set that is not the cards of any state of the topic

@@ -127,20 +127,32 @@ def _check_cards_belong(
             findings.add("duplicate_card", card=card_id, count=count)
 
 
-def check_runs(model: Model, db: DbState, findings: Findings) -> None:
+def check_runs(model: Model, db: DbState, expect: ExpectedCards, findings: Findings) -> None:
     seen = Counter((r["topic_id"], r["user_id"], r["source_hash"]) for r in db.runs)
     for key, count in seen.items():
         if count > 1:
             findings.add("duplicate_run", topic=key[:2], source_hash=key[2], count=count)
     for run in db.runs:
         topic = model.topics.get((run["user_id"], run["topic_id"]))
+        where = {"topic": (run["user_id"], run["topic_id"]), "run_id": run["run_id"]}
         if topic is None or run["source_hash"] not in topic.inputs:
             findings.add(
                 "foreign_run",
-                topic=(run["user_id"], run["topic_id"]),
-                run_id=run["run_id"],
+                **where,
                 source_hash=run["source_hash"],
                 consumer=run["consumer_instance"],
+            )
+            continue
+        # The run records its input and output: both must fit the state its hash names.
+        messages = len(topic.inputs[run["source_hash"]])
+        cards = len(expect.cards(topic, run["source_hash"]))
+        if (run["message_count"], run["card_count"]) != (messages, cards):
+            findings.add(
+                "foreign_run",
+                **where,
+                problem="counts do not fit the run's input",
+                got=[run["message_count"], run["card_count"]],
+                expected=[messages, cards],
             )
 
 

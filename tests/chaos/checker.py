@@ -49,7 +49,7 @@ def check(evidence: Evidence, findings: Findings | None = None) -> Verdict:
     expect = ExpectedCards()
     check_messages(model, evidence.db, findings)
     check_topics_and_cards(model, evidence.db, expect, findings)
-    check_runs(model, evidence.db, findings)
+    check_runs(model, evidence.db, expect, findings)
     check_dlq(model, evidence.dead, evidence.topic, findings)
     sampled = check_samples(evidence.samples, model, expect, findings)
     offsets = check_offsets(evidence.audit, model, evidence.dead, evidence.topic, findings)

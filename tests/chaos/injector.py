@@ -146,6 +146,13 @@ class Injector:
         return {"worker": worker.name, "hold_s": hold_s}
 
     def _frozen_in_replace(self, hold_s: float) -> dict[str, Any]:
+        """A worker frozen in its first replace; one more try if none came its way in time."""
+        first = self._freeze_in_replace(hold_s)
+        if first["fired"]:
+            return first
+        return self._freeze_in_replace(hold_s) | {"attempts": 2}
+
+    def _freeze_in_replace(self, hold_s: float) -> dict[str, Any]:
         worker = self.cluster.spawn(armed="replace_after_delete:1:stop", slot=False)
         deadline = time.monotonic() + FREEZE_WAIT_S
         while worker.state() not in ("T", "") and time.monotonic() < deadline:

@@ -11,7 +11,8 @@ from tests.chaos.faults import KINDS
 from tests.chaos.report import summary
 from tests.chaos.run import Plan, run_seeded
 
-pytestmark = [pytest.mark.chaos, pytest.mark.slow]
+# Real Kafka and PostgreSQL (the suite's own stack): integration tests too.
+pytestmark = [pytest.mark.chaos, pytest.mark.integration, pytest.mark.slow]
 
 # About two and a half minutes of records and faults: every kind once, while records stream in.
 SEED = 20261127

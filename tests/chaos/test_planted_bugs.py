@@ -8,7 +8,8 @@ import pytest
 from tests.chaos.report import summary
 from tests.chaos.scenarios import SCENARIOS, run_scenario
 
-pytestmark = [pytest.mark.chaos, pytest.mark.slow]
+# Real Kafka and PostgreSQL (the suite's own stack): integration tests too.
+pytestmark = [pytest.mark.chaos, pytest.mark.integration, pytest.mark.slow]
 
 # What each bug breaks, as the checker names it (tests/chaos/anomalies.py).
 EXPECTED = {
