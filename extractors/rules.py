@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from extractors.memo import TextMemo
 from extractors.rules_dates import find_dates
 from extractors.rules_entities import find_entities
 from extractors.rules_statements import classify
@@ -37,6 +38,10 @@ _STATEMENT_TITLE_CHARS = 120
 # CardDraft's own limits on title and body.
 _TITLE_CHARS = 500
 _BODY_CHARS = 8000
+
+# What remembered message findings may hold: small next to the process, large enough that a
+# member's active topics are re-read from memory (about 100,000 chat-sized messages).
+_MEMO_BYTES = 64 * 1024 * 1024
 
 _KIND_ORDER = {kind: index for index, kind in enumerate(CardKind)}
 _ENTITY_KINDS = frozenset({CardKind.PERSON, CardKind.PLACE, CardKind.ORGANISATION})
@@ -66,6 +71,37 @@ class RulesExtractor:
         return f"RulesExtractor(version={self._version!r})"
 
 
+# (kind, key, title, body, offset in the text) of one mention.
+_Finding = tuple[CardKind, str, str, str, int]
+
+
+def _read_text(text: str) -> tuple[_Finding, ...]:
+    """Every mention in one message text, in text order; pure, so it can be remembered."""
+    found: list[_Finding] = []
+    masked = mask_code(text)
+    for url, offset in find_urls(masked):
+        found.append((CardKind.LINK, url_key(url), url, url_domain(url), offset))
+    masked = mask_urls(masked)
+    for sentence in split_sentences(text, masked):
+        body = normalise(sentence.text)
+        kind = classify(sentence.masked)
+        if kind is not None:
+            key = " ".join(body.casefold().split())
+            title = truncate(body, _STATEMENT_TITLE_CHARS)
+            found.append((kind, key, title, body, sentence.offset))
+        for date in find_dates(sentence.masked):
+            found.append((CardKind.DATE, date.key, date.title, body, sentence.offset + date.offset))
+        for entity in find_entities(sentence.masked):
+            found.append(
+                (entity.kind, entity.key, entity.title, "", sentence.offset + entity.offset)
+            )
+    return tuple(found)
+
+
+# Shared by every RulesExtractor in the process: findings depend on the text alone.
+_findings = TextMemo(_read_text, _MEMO_BYTES)
+
+
 @dataclass(slots=True)
 class _Card:
     """One card being merged: where it was first seen and every message that mentions it."""
@@ -92,25 +128,8 @@ class _Cards:
         self._cards: dict[tuple[CardKind, str], _Card] = {}
 
     def read(self, position: int, message_id: str, text: str) -> None:
-        masked = mask_code(text)
-        for url, offset in find_urls(masked):
-            link = self._card(CardKind.LINK, url_key(url), url, url_domain(url), (position, offset))
-            link.cite(message_id)
-        masked = mask_urls(masked)
-        for sentence in split_sentences(text, masked):
-            here = (position, sentence.offset)
-            body = normalise(sentence.text)
-            kind = classify(sentence.masked)
-            if kind is not None:
-                key = " ".join(body.casefold().split())
-                title = truncate(body, _STATEMENT_TITLE_CHARS)
-                self._card(kind, key, title, body, here).cite(message_id)
-            for date in find_dates(sentence.masked):
-                at = (position, sentence.offset + date.offset)
-                self._card(CardKind.DATE, date.key, date.title, body, at).cite(message_id)
-            for entity in find_entities(sentence.masked):
-                at = (position, sentence.offset + entity.offset)
-                self._card(entity.kind, entity.key, entity.title, "", at).cite(message_id)
+        for kind, key, title, body, offset in _findings(text):
+            self._card(kind, key, title, body, (position, offset)).cite(message_id)
 
     def drafts(self) -> list[CardDraft]:
         ordered = sorted(
