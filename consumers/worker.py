@@ -3,7 +3,7 @@
 One thread does everything, in this order, so that no event is counted done before its effect
 is durable:
 
-    consume batch -> parse (bad -> DLQ) -> persist (one transaction) -> DLQ acked
+    consume batch -> parse (bad -> DLQ) -> persist (one transaction) -> DLQ acked (ingest.py)
       -> mark offsets handled (waiting on their topic when it needs extraction)
       -> extract due topics (each in its own replace transaction) -> release their offsets
       -> commit the per-partition safe offsets
@@ -22,11 +22,9 @@ from typing import Any
 
 from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, Message, TopicPartition
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError
 
-from cardwright.errors import BadInput, ExtractionFailed, KafkaUnavailable, RetryableError
+from cardwright.errors import ExtractionFailed, KafkaUnavailable, RetryableError
 from cardwright.failpoints import (
-    AFTER_BATCH_COMMIT,
     AFTER_DB_COMMIT_BEFORE_OFFSET_COMMIT,
     IN_ON_REVOKE,
     failpoint,
@@ -36,10 +34,10 @@ from consumers.clock import Clock, SystemClock
 from consumers.debounce import Debouncer
 from consumers.dlq import DeadLetters
 from consumers.extraction import TopicExtraction
+from consumers.ingest import BatchIngest
 from consumers.watermark import Watermarks
-from schema.events import REASON_UNSTORABLE, MessageEvent, parse_event
 from storage.engine import ping, translate_errors
-from storage.messages import PersistResult, TopicKey, persist_batch
+from storage.messages import TopicKey
 from storage.replace import read_snapshot, record_failure
 
 log = logging.getLogger("cardwright.consumer")
@@ -109,6 +107,7 @@ class Worker:
         self._stopping = False
         self._joined = False  # an assignment (possibly empty) has been received
         self._commit_early = planted(COMMIT_BEFORE_EXTRACTION)
+        self._ingest = BatchIngest(engine, dead_letters, extraction.extractor.extractor_id)
         self._last_record_at = self.clock.time()
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -199,31 +198,9 @@ class Worker:
 
     def _handle_batch(self, batch: Sequence[Message]) -> None:
         self._last_record_at = self.clock.time()
-        parsed: list[tuple[Message, MessageEvent]] = []
-        dead: list[tuple[Message, BadInput]] = []
-        for record in batch:
-            try:
-                parsed.append((record, parse_event(record.value(), record.key())))
-            except BadInput as bad:
-                dead.append((record, bad))
-        events = [event for _, event in parsed]
-        try:
-            result = self._persist(events)
-        except DBAPIError:
-            # Not an outage (those were translated): one event PostgreSQL refuses must not
-            # stall the partition, so find it by persisting the batch one event at a time.
-            result = self._persist_one_by_one(events)
-        failpoint(AFTER_BATCH_COMMIT)
-        dead.extend((parsed[i][0], rejection) for i, rejection in result.rejected.items())
-        for record, rejection in dead:
-            self.dead_letters.send(record, rejection)
-        if dead:
-            self.dead_letters.flush()  # raises KafkaUnavailable: the whole batch is retried
-
+        result = self._ingest.ingest(batch)
         now = self.clock.time()
-        for index, (record, event) in enumerate(parsed):
-            if index in result.rejected:
-                continue
+        for record, event in result.applied:
             key = (event.user_id, event.topic_id)
             waits = key in result.needs_extract
             holds = waits and not self._commit_early  # the planted bug lets offsets run ahead
@@ -232,18 +209,18 @@ class Worker:
             )
             if waits:
                 self._debouncer.touch(key, now)
-        for record, _error in dead:
+        for record, _error in result.dead:
             self._watermarks.handled(_partition_of(record), _offset_of(record), None)
         self.stats.events += len(batch)
         self.stats.batches += 1
-        self.stats.dead_lettered += len(dead)
+        self.stats.dead_lettered += len(result.dead)
         self.stats.persisted_messages += result.changed_messages
         self._observe(
             "batch",
             {
                 "size": len(batch),
                 "changed": result.changed_messages,
-                "dead_reasons": [rejection.reason for _, rejection in dead],
+                "dead_reasons": [rejection.reason for _, rejection in result.dead],
                 # (topic, partition, offset, user_id, topic_id, message_id, revision) applied
                 "applied": [
                     (
@@ -254,41 +231,15 @@ class Worker:
                         e.message_id,
                         e.revision,
                     )
-                    for i, (r, e) in enumerate(parsed)
-                    if i not in result.rejected
+                    for r, e in result.applied
                 ],
                 # Topics of this batch whose cards already come from their stored input with
                 # this extractor (a replay, a duplicate): no extraction needed, a no-op.
                 "current": sorted(
-                    {
-                        (e.user_id, e.topic_id)
-                        for i, (_r, e) in enumerate(parsed)
-                        if i not in result.rejected
-                    }
-                    - result.needs_extract
+                    {(e.user_id, e.topic_id) for _r, e in result.applied} - result.needs_extract
                 ),
             },
         )
-
-    def _persist(self, events: Sequence[MessageEvent]) -> PersistResult:
-        with translate_errors(), self.engine.begin() as connection:
-            return persist_batch(connection, events, self.extraction.extractor.extractor_id)
-
-    def _persist_one_by_one(self, events: Sequence[MessageEvent]) -> PersistResult:
-        merged = PersistResult()
-        for index, event in enumerate(events):
-            try:
-                single = self._persist([event])
-            except DBAPIError as exc:
-                detail = str(exc.orig or exc).strip()[:500]
-                merged.rejected[index] = BadInput(REASON_UNSTORABLE, detail)
-                log.error("event refused by the database, dead-lettered: %s", detail)
-                continue
-            if 0 in single.rejected:
-                merged.rejected[index] = single.rejected[0]
-            merged.needs_extract |= single.needs_extract
-            merged.changed_messages += single.changed_messages
-        return merged
 
     # --- extraction ---------------------------------------------------------------------------
 
