@@ -154,6 +154,7 @@ class Worker:
             self._commit(asynchronous=False)
             self.consumer.close()  # leaves the group now instead of after the session timeout
             self.extraction.close()
+            self.engine.dispose()
 
     def _turn(self) -> None:
         now = self.clock.time()
