@@ -53,6 +53,18 @@ def check(evidence: Evidence, findings: Findings | None = None) -> Verdict:
     check_dlq(model, evidence.dead, evidence.topic, findings)
     sampled = check_samples(evidence.samples, model, expect, findings)
     offsets = check_offsets(evidence.audit, model, evidence.dead, evidence.topic, findings)
+    if (
+        offsets["records_checked"] < len(evidence.records)
+        and "no_convergence" not in findings.counts
+    ):
+        # After convergence every record lies below a logged commit; if not, the audit logs
+        # are incomplete and the offset check would pass for want of evidence.
+        findings.add(
+            "harness_error",
+            problem="audit logs do not cover every committed record",
+            checked=offsets["records_checked"],
+            records=len(evidence.records),
+        )
     poison = Counter(sorted(v.reasons)[0] for v in model.poison())
     stats = {
         "records": len(evidence.records),

@@ -72,6 +72,7 @@ class ChaosRun:
         self.names = Names.fresh(label)
         self.findings = Findings()
         self.published = 0
+        self.published_at = 0.0  # monotonic time the last record was acknowledged
         self.sampler: Sampler | None = None
         self._stopped = False
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -122,6 +123,7 @@ class ChaosRun:
             self._publisher.publish_raw(record.key, record.value)
             self.published += 1
         self._publisher.flush(FLUSH_TIMEOUT_S)
+        self.published_at = time.monotonic()
 
     def publish_in_background(self, records: list[Record], t0: float) -> threading.Thread:
         thread = threading.Thread(

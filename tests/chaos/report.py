@@ -65,7 +65,6 @@ def summary(report: dict[str, Any]) -> str:
     events = report["events"]
     anomalies = report["anomalies"]["by_kind"]
     fired = report["faults"]["fired"]
-    conv = report["convergence"]
     lines = [
         f"chaos seed {report['seed']}: {'OK' if report['ok'] else 'ANOMALIES'}"
         + (f" (planted bug: {report['planted']})" if report.get("planted") else ""),
@@ -74,18 +73,21 @@ def summary(report: dict[str, Any]) -> str:
         f"{events['topics']} topics, {events['messages']} messages",
         f"  faults: {sum(fired.values())} injected {fired}",
         f"  workers: exits {report['worker_exits']}",
-        "  converged in "
-        + (
-            f"{conv['seconds']} s"
-            if conv["converged"]
-            else f"NO (lag {conv['lag']}, pending {conv['pending_topics']})"
-        )
-        + " after the last fault",
+        f"  converged: {_convergence(report)}",
         f"  anomalies: {anomalies or 'none'}",
     ]
     if report.get("out_dir"):
         lines.append(f"  report: {report['out_dir']}/report.json")
     return "\n".join(lines)
+
+
+def _convergence(report: dict[str, Any]) -> str:
+    conv = report["convergence"]
+    if not conv["converged"]:
+        return f"NO (lag {conv['lag']}, {conv['pending_topics']} topics pending)"
+    after = report.get("converged_after_last_fault_s")
+    fault = f"{after} s after the last fault, " if after is not None else ""
+    return f"{fault}{conv['seconds']} s after the last record and fault"
 
 
 def save(report: dict[str, Any], out_dir: Path, verdict: Verdict, evidence: Evidence) -> None:

@@ -80,6 +80,8 @@ def run_seeded(stack: ChaosStack, plan: Plan) -> dict[str, Any]:
         injector.join()
         say(f"published {chaos.published}; faults done; waiting for convergence", began)
         convergence = chaos.converge()
+        done = time.monotonic()
+        last_fault = max((f.end_m for f in injector.records), default=t0)
         say(f"converged={convergence.converged} in {convergence.seconds} s; checking", began)
         chaos.stop()
         for problem in injector.errors:
@@ -93,6 +95,10 @@ def run_seeded(stack: ChaosStack, plan: Plan) -> dict[str, Any]:
             "planted": plan.planted,
             "out_dir": str(plan.out_dir),
             **chaos.info(),
+            # From the end of the last fault (records may still have been arriving) and from
+            # the last record, to lag 0 with nothing pending.
+            "converged_after_last_fault_s": round(done - last_fault, 2),
+            "converged_after_last_record_s": round(done - chaos.published_at, 2),
             "total_s": round(time.monotonic() - began, 1),
         }
         result = report.build(run, verdict, injector.records, chaos.cluster.exits, convergence, t0)
@@ -129,6 +135,7 @@ def campaign_row(result: dict[str, Any]) -> dict[str, Any]:
         "faults": sum(result["faults"]["fired"].values()),
         "kinds": len(result["faults"]["fired"]),
         "converge_s": result["convergence"]["seconds"],
+        "after_last_fault_s": result.get("converged_after_last_fault_s"),
         "samples": result["stats"]["samples"]["samples"],
         "anomalies": result["anomalies"]["by_kind"],
         "total_s": result.get("total_s"),
