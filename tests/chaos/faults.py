@@ -84,11 +84,12 @@ def _params(rng: random.Random, kind: str) -> dict[str, Any]:
     params: dict[str, Any] = {"pick": round(rng.random(), 4)}
     if kind.startswith("failpoint:"):
         name = kind.split(":", 1)[1]
-        # Hits before firing: batches and replaces come a few a second, extraction passes (one
-        # per loop turn, up to five a second) more often; a revoke is rare, so the first one.
+        # Hits before firing: an extra worker owns one or two partitions, whose batches and
+        # replaces come in bursts; extraction passes (one per loop turn, up to five a second)
+        # come steadily; a revoke is rare, so the first one.
         params["nth"] = {
-            "after_batch_commit": rng.randint(1, 4),
-            "replace_after_delete": rng.randint(1, 4),
+            "after_batch_commit": rng.randint(1, 2),
+            "replace_after_delete": rng.randint(1, 3),
             "after_db_commit_before_offset_commit": rng.randint(5, 30),
             "in_on_revoke": 1,
         }[name]

@@ -20,7 +20,9 @@ from tests.chaos.stack import ChaosStack
 
 # How long an armed worker gets to reach its failpoint before it is asked to leave: it must join
 # the group (a second or two), receive records and finish a few batches or replaces.
-FIRE_WAIT_S = 15.0
+FIRE_WAIT_S = 20.0
+# The partitions an extra worker gets may see no traffic for a while: arm another one.
+FAILPOINT_ATTEMPTS = 3
 # A worker armed in on_revoke first works for a while, then is stopped: leaving revokes its
 # partitions, which reaches the failpoint even when no rebalance took any from it.
 REVOKE_AFTER_S = 3.0
@@ -119,12 +121,11 @@ class Injector:
 
     def _failpoint(self, name: str, nth: int) -> dict[str, Any]:
         """Arm a new worker; if it leaves without reaching the point (no traffic came its way
-        in time), arm one more."""
-        first = self._armed_worker(name, nth)
-        if first["fired"]:
-            return first
-        second = self._armed_worker(name, nth)
-        return second | {"attempts": 2}
+        in time), arm another."""
+        attempts: list[dict[str, Any]] = []
+        while len(attempts) < FAILPOINT_ATTEMPTS and not any(a["fired"] for a in attempts):
+            attempts.append(self._armed_worker(name, nth))
+        return attempts[-1] | {"attempts": len(attempts)}
 
     def _armed_worker(self, name: str, nth: int) -> dict[str, Any]:
         worker = self.cluster.spawn(armed=f"{name}:{nth}", slot=False)

@@ -65,13 +65,15 @@ def summary(report: dict[str, Any]) -> str:
     events = report["events"]
     anomalies = report["anomalies"]["by_kind"]
     fired = report["faults"]["fired"]
+    missing = set(report["faults"]["scheduled"]) - set(fired)
     lines = [
         f"chaos seed {report['seed']}: {'OK' if report['ok'] else 'ANOMALIES'}"
         + (f" (planted bug: {report['planted']})" if report.get("planted") else ""),
         f"  events: {events['records']} records, {events['applied']} applied, "
         f"{sum(events['poison_by_reason'].values())} poison {events['poison_by_reason']}, "
         f"{events['topics']} topics, {events['messages']} messages",
-        f"  faults: {sum(fired.values())} injected {fired}",
+        f"  faults: {sum(fired.values())} injected {fired}"
+        + (f"; NOT FIRED: {sorted(missing)}" if missing else ""),
         f"  workers: exits {report['worker_exits']}",
         f"  converged: {_convergence(report)}",
         f"  anomalies: {anomalies or 'none'}",

@@ -106,7 +106,9 @@ def run_seeded(stack: ChaosStack, plan: Plan) -> dict[str, Any]:
         return result
     finally:
         chaos.stop()
-        chaos.close(keep_history=plan.keep or not result["ok"])
+        # A fault that did not fire means the run did not test what it says: keep its history.
+        unfired = set(plan.kinds) - set(result.get("faults", {}).get("fired", {}))
+        chaos.close(keep_history=plan.keep or not result["ok"] or bool(unfired))
 
 
 def _describe(fault: FaultRecord) -> str:
