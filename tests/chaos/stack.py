@@ -8,6 +8,7 @@ behind by a killed run is reaped by the next test session. Built on ``cardwright
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import tempfile
@@ -21,9 +22,10 @@ import psycopg
 from confluent_kafka.admin import AdminClient, NewTopic
 from psycopg import sql
 
+from cardwright.errors import CardwrightError
 from cardwright.stack import native, native_kafka, native_postgres
 from cardwright.stack.config import StackConfig, default_cache_dir
-from cardwright.stack.procs import free_port, is_zombie, port_free, reap, wait_until
+from cardwright.stack.procs import is_zombie, port_free, reap, wait_until
 from storage.engine import make_engine
 from storage.migrate import upgrade
 from tests.chaos.history import QUIET_KAFKA
@@ -36,6 +38,12 @@ SAMPLER_APP = "chaos-sampler"
 TOPIC_TIMEOUT_S = 30.0
 # A SIGKILLed JVM is gone within a second or two; past this something is wrong.
 KILL_WAIT_S = 20.0
+# A stopped broker's ports are free again within seconds; a start that still fails to bind is
+# tried again.
+PORT_WAIT_S = 30.0
+START_ATTEMPTS = 3
+# Stack ports are drawn above the well-known and registered services most machines run.
+PORT_FLOOR = 20000
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,12 +69,12 @@ class ChaosStack:
         state = Path(tempfile.mkdtemp(prefix=STATE_PREFIX, dir=STATE_ROOT))
         state.chmod(0o755)  # the postgres user must pass through it
         (state / "owner.pid").write_text(f"{os.getpid()}\n")
-        kafka = kafka_port or free_port()
+        ports = stable_ports(3)
         self.config = StackConfig(
             state_dir=state,
-            kafka_port=kafka,
-            controller_port=free_port(),
-            postgres_port=postgres_port or free_port(),
+            kafka_port=kafka_port or ports[0],
+            controller_port=ports[1],
+            postgres_port=postgres_port or ports[2],
             cache_dir=Path(os.environ.get("CARDWRIGHT_CACHE_DIR") or default_cache_dir(os.environ)),
         )
 
@@ -151,9 +159,24 @@ class ChaosStack:
         if old is not None:
             reap(old)  # the broker is our child when this process started the stack
         down_s = time.monotonic() - started
-        pid = native_kafka.start(self.config)
-        native_kafka.wait_ready(self.config, pid)
-        return {"hard": hard, "down_s": round(down_s, 2), "took_s": _since(started)}
+        for attempt in range(1, START_ATTEMPTS + 1):
+            wait_until(self._ports_free, PORT_WAIT_S)
+            pid = None
+            try:
+                pid = native_kafka.start(self.config)
+                native_kafka.wait_ready(self.config, pid)
+                break
+            except CardwrightError:  # a busy port (ConfigurationError) or a failed start
+                if attempt == START_ATTEMPTS:
+                    raise
+                if pid is not None:
+                    reap(pid)
+        return {
+            "hard": hard,
+            "down_s": round(down_s, 2),
+            "took_s": _since(started),
+            "start_attempts": attempt,
+        }
 
     def _ports_free(self) -> bool:
         return port_free(self.config.kafka_port) and port_free(self.config.controller_port)
@@ -188,6 +211,25 @@ class ChaosStack:
                 for pid, _, _ in rows
             )
         return {"terminated": killed, "in_transaction": len(busy)}
+
+
+def stable_ports(count: int) -> list[int]:
+    """Free ports below the kernel's ephemeral range.
+
+    A restarted server must get its port back; a port from the ephemeral range may meanwhile
+    have become the local end of some client's connection, and the restart would fail to bind.
+    """
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    rng = random.Random()
+    chosen: list[int] = []
+    while len(chosen) < count:
+        port = rng.randrange(PORT_FLOOR, low)
+        if port not in chosen and port_free(port):
+            chosen.append(port)
+    return chosen
 
 
 def _gone(pid: int) -> bool:
