@@ -68,3 +68,11 @@ def test_the_fault_schedule_has_every_kind_in_order_and_is_reproducible():
     # Beyond the first round, a fault is only scheduled if it fits in the duration.
     assert all(estimated_end([f]) <= 150.0 for f in faults[len(KINDS) :])
     assert len(faults) > len(KINDS)
+
+
+def test_seed_specs_name_one_seed_a_range_or_a_list():
+    from tests.chaos.run import seeds_from
+
+    assert seeds_from("7") == [7]
+    assert seeds_from("1-4") == [1, 2, 3, 4]
+    assert seeds_from("3,5,9-10") == [3, 5, 9, 10]
