@@ -1,16 +1,17 @@
 """The committed offset never passed the durable watermark, checked from the audit logs.
 
-For every commit of partition P at offset O (at wall time t), each record of P below O must have
-been durable by t:
+For every commit of partition P at offset O (at wall time t) by a group, each record of P below
+O must have been durable by t:
   - a poison record: a copy is in the DLQ, written (by its Kafka timestamp) no later than t;
-  - an applied record: some member logged applying it no later than t, and some member logged
+  - an applied record: a member of that group logged applying it no later than t, and a member
+    (of any group: they share the database) logged
     a run of its topic that ended after the record that last changed the topic's input up to it
     was produced, and no later than t. Cards that reflect that input cannot come from a run
     that ended before the input existed, so a commit without such a run committed work that was
     not done. (The bound is a necessary condition, so the check never accuses a correct worker.)
 
-Each record is checked at the first commit that passes it; a later commit cannot make an earlier
-one right. Wall clocks are comparable: every process runs on this host.
+Each record is checked at the first commit of each group that passes it; a later commit cannot
+make an earlier one right. Wall clocks are comparable: every process runs on this host.
 """
 
 from __future__ import annotations
@@ -38,20 +39,20 @@ def check_offsets(
     topic: str,
     findings: Findings,
 ) -> dict[str, int]:
-    applied: dict[tuple[int, int], float] = {}
+    applied: dict[tuple[str, int, int], float] = {}  # (group, partition, offset) -> first time
     runs: dict[tuple[str, str], list[float]] = defaultdict(list)
-    commits: list[tuple[float, str, int, int]] = []
+    commits: list[tuple[float, str, str, int, int]] = []
     for line in audit:
-        event = line["event"]
+        event, group = line["event"], line.get("cluster", "")
         if event == "batch":
             for kafka_topic, partition, offset, *_ in line.get("applied", []):
                 if kafka_topic == topic:
-                    applied.setdefault((partition, offset), line["t"])
+                    applied.setdefault((group, partition, offset), line["t"])
         elif event == "run" and line.get("outcome") in COVERING:
             runs[(line["user_id"], line["topic_id"])].append(line["t"])
         elif event == "commit" and line.get("topic") == topic:
             for partition, offset in line["offsets"].items():
-                commits.append((line["t"], line["instance"], int(partition), int(offset)))
+                commits.append((line["t"], group, line["instance"], int(partition), int(offset)))
     for times in runs.values():
         times.sort()
     dead_at: dict[tuple[int, int], float] = {}
@@ -60,15 +61,16 @@ def check_offsets(
         if source is not None:
             dead_at[source] = min(dead_at.get(source, float("inf")), record.timestamp_ms / 1000)
 
-    verified: dict[int, int] = defaultdict(int)
-    checked = 0
-    for t, instance, partition, offset in sorted(commits):
-        for o in range(verified[partition], offset):
+    verified: dict[tuple[str, int], int] = defaultdict(int)
+    checked: dict[str, int] = defaultdict(int)
+    for t, group, instance, partition, offset in sorted(commits):
+        for o in range(verified[(group, partition)], offset):
             verdict = model.verdicts.get((partition, o))
             if verdict is None:
                 continue
-            checked += 1
-            problem = _problem(model, verdict, (partition, o), t, applied, runs, dead_at)
+            checked[group] += 1
+            first = applied.get((group, partition, o), float("inf"))
+            problem = _problem(model, verdict, (partition, o), t, first, runs, dead_at)
             if problem is not None:
                 findings.add(
                     "offset_passed_watermark",
@@ -79,8 +81,9 @@ def check_offsets(
                     at=t,
                     problem=problem,
                 )
-        verified[partition] = max(verified[partition], offset)
-    return {"commits": len(commits), "records_checked": checked}
+        verified[(group, partition)] = max(verified[(group, partition)], offset)
+    # A converged run has every record checked once per group: report the least covered group.
+    return {"commits": len(commits), "records_checked": min(checked.values(), default=0)}
 
 
 def _problem(
@@ -88,7 +91,7 @@ def _problem(
     verdict: Any,
     where: tuple[int, int],
     t: float,
-    applied: dict[tuple[int, int], float],
+    applied_at: float,
     runs: dict[tuple[str, str], list[float]],
     dead_at: dict[tuple[int, int], float],
 ) -> str | None:
@@ -97,7 +100,7 @@ def _problem(
         if written is None or written > t + SLACK_S:
             return "poison record not yet in the DLQ"
         return None
-    if applied.get(where, float("inf")) > t:
+    if applied_at > t:
         return "record not applied before the commit"
     event = verdict.event
     topic = model.topics[(event.user_id, event.topic_id)]

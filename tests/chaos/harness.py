@@ -78,7 +78,10 @@ class ChaosRun:
         out_dir.mkdir(parents=True, exist_ok=True)
         stack.prepare(self.names, settings.partitions)
         self.conninfo = stack.admin_conninfo(self.names.database)
+        self.seed = seed
+        self.groups = [self.names.group]
         self.cluster = self.new_cluster(seed)
+        self.clusters = [self.cluster]
         # The publisher is an outside producer following the key contract; quiet like the rest.
         self._publisher = Publisher(
             {"bootstrap.servers": stack.bootstrap, "logger": QUIET_KAFKA},  # type: ignore[dict-item]
@@ -106,6 +109,14 @@ class ChaosRun:
 
     def new_cluster(self, seed: int, label: str = "w", **env: str) -> Cluster:
         return Cluster(self.worker_env(**env), self.out_dir, seed, label)
+
+    def add_group(self, number: int, **env: str) -> Cluster:
+        """Another consumer group on the same topic and database (its own offsets)."""
+        group = f"{self.names.group}-g{number}"
+        cluster = self.new_cluster(self.seed, f"g{number}-", CARDWRIGHT_GROUP_ID=group, **env)
+        self.groups.append(group)
+        self.clusters.append(cluster)
+        return cluster
 
     # --- traffic ------------------------------------------------------------------------------
 
@@ -135,10 +146,11 @@ class ChaosRun:
     # --- waiting ------------------------------------------------------------------------------
 
     def lag_and_pending(self) -> tuple[int, int]:
-        committed, ends = committed_and_ends(
-            self.stack.bootstrap, self.names.group, self.names.topic
-        )
-        lag = sum(max(0, end - max(0, committed.get(p, 0))) for p, end in ends.items())
+        """Records not yet committed, summed over the groups, and topics pending."""
+        lag = 0
+        for group in self.groups:
+            committed, ends = committed_and_ends(self.stack.bootstrap, group, self.names.topic)
+            lag += sum(max(0, end - max(0, committed.get(p, 0))) for p, end in ends.items())
         return lag, pending_topics(self.conninfo)
 
     def converge(self, timeout_s: float = CONVERGE_TIMEOUT_S) -> Convergence:
@@ -170,7 +182,7 @@ class ChaosRun:
         if self._stopped:
             return
         self._stopped = True
-        for cluster in clusters or (self.cluster,):
+        for cluster in clusters or self.clusters:
             cluster.shutdown()
             for done in cluster.exits:
                 if done.cause == "crash":

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -158,5 +159,14 @@ def read_jsonl(paths: list[Path]) -> list[dict[str, Any]]:
 
 
 def read_audit(out_dir: Path) -> list[dict[str, Any]]:
-    lines = read_jsonl(sorted((out_dir / "audit").glob("*.jsonl")))
+    """Every audit line, in time order, tagged with its worker and the worker's group.
+
+    Workers are named <cluster label><number> (tests.chaos.cluster), one cluster per group.
+    """
+    lines = []
+    for path in sorted((out_dir / "audit").glob("*.jsonl")):
+        for line in read_jsonl([path]):
+            line["worker"] = path.stem
+            line["cluster"] = re.sub(r"\d+$", "", path.stem)
+            lines.append(line)
     return sorted(lines, key=lambda line: line["t"])

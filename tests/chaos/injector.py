@@ -49,8 +49,9 @@ class FaultRecord:
 
 
 class Injector:
-    def __init__(self, cluster: Cluster, stack: ChaosStack, database: str) -> None:
-        self.cluster = cluster
+    def __init__(self, clusters: list[Cluster], stack: ChaosStack, database: str) -> None:
+        self.clusters = clusters  # one per consumer group
+        self.cluster = clusters[0]  # the one the current fault hits
         self.stack = stack
         self.database = database
         self.records: list[FaultRecord] = []
@@ -90,7 +91,11 @@ class Injector:
         return record
 
     def _do(self, fault: Fault) -> dict[str, Any]:
-        kind, params = fault.kind, fault.params
+        kind, params = fault.kind, dict(fault.params)
+        # "pick" chooses the group, and what is left of it the worker within the group.
+        scaled = float(params["pick"]) * len(self.clusters)
+        self.cluster = self.clusters[min(int(scaled), len(self.clusters) - 1)]
+        params["pick"] = scaled % 1.0
         if kind.startswith("failpoint:"):
             return self._failpoint(kind.split(":", 1)[1], int(params["nth"]))
         if kind == "broker_restart":

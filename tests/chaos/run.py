@@ -32,6 +32,9 @@ from tests.chaos.workload import Workload, WorkloadSpec
 
 # The workers join the group and take partitions before the first records arrive.
 LEAD_S = 3.0
+# A second group debounces shorter than the first (500 ms), so both extract the same topics at
+# different moments and their replaces race.
+OTHER_GROUP_DEBOUNCE_MS = 150
 # Records keep coming this long after the last fault should be over.
 TAIL_S = 10.0
 
@@ -46,6 +49,7 @@ class Plan:
     kinds: tuple[str, ...] = KINDS
     planted: str | None = None
     keep: bool = False
+    groups: int = 1
 
 
 def say(message: str, started: float) -> None:
@@ -69,11 +73,15 @@ def run_seeded(stack: ChaosStack, plan: Plan) -> dict[str, Any]:
             f"{plan.workers} workers, {plan.partitions} partitions",
             began,
         )
-        chaos.cluster.start(plan.workers)
+        for number in range(1, plan.groups):
+            # Other groups extract on another rhythm, so they race the first on each topic.
+            chaos.add_group(number, CARDWRIGHT_DEBOUNCE_MS=str(OTHER_GROUP_DEBOUNCE_MS))
+        for cluster in chaos.clusters:
+            cluster.start(plan.workers)
         chaos.start_sampler(workload.topic_keys())
         t0 = time.monotonic() + LEAD_S
         publisher = chaos.publish_in_background(records, t0)
-        injector = Injector(chaos.cluster, stack, chaos.names.database)
+        injector = Injector(chaos.clusters, stack, chaos.names.database)
         injector.on_fault = lambda f: say(_describe(f), began)
         injector.start(faults, t0)
         publisher.join()
@@ -91,6 +99,7 @@ def run_seeded(stack: ChaosStack, plan: Plan) -> dict[str, Any]:
             "seed": plan.seed,
             "minutes": plan.minutes,
             "workers": plan.workers,
+            "groups": plan.groups,
             "partitions": plan.partitions,
             "planted": plan.planted,
             "out_dir": str(plan.out_dir),
@@ -101,7 +110,8 @@ def run_seeded(stack: ChaosStack, plan: Plan) -> dict[str, Any]:
             "converged_after_last_record_s": round(done - chaos.published_at, 2),
             "total_s": round(time.monotonic() - began, 1),
         }
-        result = report.build(run, verdict, injector.records, chaos.cluster.exits, convergence, t0)
+        exits = [e for cluster in chaos.clusters for e in cluster.exits]
+        result = report.build(run, verdict, injector.records, exits, convergence, t0)
         report.save(result, plan.out_dir, verdict, evidence)
         return result
     finally:
@@ -152,6 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=2.0, help="length of the faulty phase")
     parser.add_argument("--workers", type=int, default=3, help="consumer processes (default 3)")
     parser.add_argument("--partitions", type=int, default=6, help="partitions (default 6)")
+    parser.add_argument(
+        "--groups", type=int, default=1, help="consumer groups on one database (default 1)"
+    )
     parser.add_argument("--out", type=Path, help="output directory (default: a new temp dir)")
     parser.add_argument("--kinds", help=f"comma-separated fault kinds (default: {','.join(KINDS)})")
     parser.add_argument("--planted", help="switch on a planted bug in every worker")
@@ -169,8 +182,8 @@ def main(argv: list[str] | None = None) -> int:
         seeds = seeds_from(args.seed)
     except ValueError:
         parser.error(f"--seed {args.seed!r}: give a number, a range 1-20 or a list 3,5,9")
-    if args.minutes <= 0 or args.workers < 1 or args.partitions < 1 or not seeds:
-        parser.error("--minutes, --workers, --partitions and the seeds must be positive")
+    if min(args.minutes, args.workers, args.partitions, args.groups) <= 0 or not seeds:
+        parser.error("--minutes, --workers, --partitions, --groups and seeds must be positive")
     kinds = tuple(k for k in (args.kinds or "").split(",") if k) or KINDS
     if set(kinds) - set(KINDS):
         parser.error(f"unknown fault kinds {sorted(set(kinds) - set(KINDS))}")
@@ -192,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
                 kinds,
                 args.planted,
                 args.keep,
+                args.groups,
             )
             try:
                 results.append(run_seeded(stack, plan))

@@ -124,3 +124,19 @@ def test_a_poison_record_must_be_in_the_dlq_before_its_offset_is_committed():
 def test_card_digest_is_stable_for_json_round_trips():
     rows = [(0, "decision", "t", "b", ["m1"])]
     assert card_digest(rows) == card_digest(json.loads(json.dumps(rows)))
+
+
+def test_each_group_must_have_applied_what_it_commits_even_if_another_group_did():
+    log = Log()
+    m = log.message()
+    log.write(m, "We decided to use PostgreSQL.")
+    applied_by_a = dict(
+        audit_line(1.5, "batch", applied=[[TOPIC, 0, 0, "u", "t", "m1", 0]]), cluster="w"
+    )
+    run_by_a = dict(audit_line(2.5, "run", user_id="u", topic_id="t", outcome="new"), cluster="w")
+    commit_by_a = dict(audit_line(3.0, "commit", topic=TOPIC, offsets={"0": 1}), cluster="w")
+    commit_by_b = dict(audit_line(3.5, "commit", topic=TOPIC, offsets={"0": 1}), cluster="g1-")
+    assert offsets_findings([applied_by_a, run_by_a, commit_by_a], log) == {}
+    assert offsets_findings([applied_by_a, run_by_a, commit_by_a, commit_by_b], log) == {
+        "offset_passed_watermark": 1
+    }
