@@ -58,32 +58,7 @@ def persist_batch(
     topic_keys = {(e.user_id, e.topic_id) for e in events}
     message_keys = {(e.user_id, e.message_id) for e in events}
 
-    # Keys travel as arrays joined with unnest(): one short statement whatever the batch size,
-    # which PostgreSQL and psycopg parse and plan once, instead of an IN list of 2,000 params.
-    wanted_topics = unnest(
-        ("user_id", Text, [u for u, _ in sorted(topic_keys)]),
-        ("topic_id", Text, [t for _, t in sorted(topic_keys)]),
-    )
-    known_topics = {
-        (row.user_id, row.topic_id): row
-        for row in connection.execute(
-            select(
-                topics.c.user_id,
-                topics.c.topic_id,
-                topics.c.conversation_id,
-                topics.c.state_version,
-                topics.c.cards_state_version,
-                topics.c.cards_extractor_id,
-                topics.c.last_event_at,
-            ).join(
-                wanted_topics,
-                and_(
-                    topics.c.user_id == wanted_topics.c.user_id,
-                    topics.c.topic_id == wanted_topics.c.topic_id,
-                ),
-            )
-        )
-    }
+    known_topics = _read_topics(connection, topic_keys)
     wanted_messages = unnest(
         ("user_id", Text, [u for u, _ in sorted(message_keys)]),
         ("message_id", Text, [m for _, m in sorted(message_keys)]),
@@ -205,6 +180,13 @@ def persist_batch(
             touched,
         )
 
+    # Decide from the topic rows as they are now, not as first read: a concurrent writer (a
+    # zombie, another group) may have stored these very events in between, and made the rows
+    # look unchanged to us; their cards are then due all the same. Our upsert waited for that
+    # writer, or our message read already saw it, so it committed before this read.
+    settled = [k for k in last_event_at if k in known_topics and not changed_per_topic.get(k)]
+    if settled:
+        known_topics = known_topics | _read_topics(connection, set(settled))
     for key in last_event_at:
         known = known_topics.get(key)
         if (
@@ -215,6 +197,31 @@ def persist_batch(
         ):
             result.needs_extract.add(key)
     return result
+
+
+def _read_topics(connection: Connection, keys: set[TopicKey]) -> dict[TopicKey, Row[Any]]:
+    """The stored rows of the topics ``keys`` (those that exist)."""
+    # Keys travel as arrays joined with unnest(): one short statement whatever the batch size,
+    # which PostgreSQL and psycopg parse and plan once, instead of an IN list of 2,000 params.
+    wanted = unnest(
+        ("user_id", Text, [u for u, _ in sorted(keys)]),
+        ("topic_id", Text, [t for _, t in sorted(keys)]),
+    )
+    rows = connection.execute(
+        select(
+            topics.c.user_id,
+            topics.c.topic_id,
+            topics.c.conversation_id,
+            topics.c.state_version,
+            topics.c.cards_state_version,
+            topics.c.cards_extractor_id,
+            topics.c.last_event_at,
+        ).join(
+            wanted,
+            and_(topics.c.user_id == wanted.c.user_id, topics.c.topic_id == wanted.c.topic_id),
+        )
+    )
+    return {(row.user_id, row.topic_id): row for row in rows}
 
 
 def _worth_updating(
