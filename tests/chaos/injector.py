@@ -31,6 +31,8 @@ FREEZE_WAIT_S = 20.0
 # After waking, a frozen worker finishes its transaction and finds its partitions gone.
 AFTER_THAW_S = 3.0
 EXIT_WAIT_S = 40.0
+# Faults that need a worker to replace cards.
+REPLACING = frozenset({"zombie_in_replace", "failpoint:replace_after_delete"})
 # Below this many running workers a scale-down is skipped, so the group keeps making progress.
 MIN_WORKERS = 2
 
@@ -96,6 +98,10 @@ class Injector:
         scaled = float(params["pick"]) * len(self.clusters)
         self.cluster = self.clusters[min(int(scaled), len(self.clusters) - 1)]
         params["pick"] = scaled % 1.0
+        if kind in REPLACING:
+            # The group that debounces shortest does the replaces; the others mostly find the
+            # cards current already and would never reach the point.
+            self.cluster = self.clusters[-1]
         if kind.startswith("failpoint:"):
             return self._failpoint(kind.split(":", 1)[1], int(params["nth"]))
         if kind == "broker_restart":
