@@ -2,6 +2,7 @@
 
     python -m tests.chaos.run --seed S --minutes M [--workers M] [--partitions K] [--out DIR]
     python -m tests.chaos.run --seed 1-20 --minutes 2     # seeds one after another, one stack
+    python -m tests.chaos.run --seed 3 --groups 2         # two groups racing on one database
     python -m tests.chaos.run --scenario BUG [--planted BUG]   # a planted-bug scenario
 
 Starts its own Kafka and PostgreSQL (it restarts both), M ``cardwright consume`` processes in one
