@@ -89,7 +89,7 @@ def _params(rng: random.Random, kind: str) -> dict[str, Any]:
         # come steadily; a revoke is rare, so the first one.
         params["nth"] = {
             "after_batch_commit": rng.randint(1, 2),
-            "replace_after_delete": rng.randint(1, 3),
+            "replace_after_delete": rng.randint(1, 2),
             "after_db_commit_before_offset_commit": rng.randint(5, 30),
             "in_on_revoke": 1,
         }[name]
