@@ -76,3 +76,9 @@ def test_seed_specs_name_one_seed_a_range_or_a_list():
     assert seeds_from("7") == [7]
     assert seeds_from("1-4") == [1, 2, 3, 4]
     assert seeds_from("3,5,9-10") == [3, 5, 9, 10]
+
+
+def test_a_long_workload_keeps_finding_new_topics_and_ends():
+    workload, records = generate(8, duration=600.0)
+    assert records[-1].at_s > 550
+    assert len(workload.topics) > 10 * 48  # more than ten users could hold

@@ -13,6 +13,7 @@ names a message is decided by log order alone, as the checker's model assumes.
 from __future__ import annotations
 
 import json
+import math
 import random
 from dataclasses import dataclass
 
@@ -21,6 +22,8 @@ from tests.chaos.events import RAW_POISON, EventFactory, Message
 
 # Topic ids come from a pool shared by all users, so the same id names topics of several users.
 TOPIC_POOL = 48
+# Random (user, topic) draws before giving up on finding an unused pair.
+NEW_TOPIC_TRIES = 200
 # Bursts: a few seconds of traffic on a handful of hot topics, then a gap, so that topics are
 # mid-debounce at any moment a fault lands and also go quiet long enough to be extracted.
 BURST_S = (1.0, 4.0)
@@ -57,7 +60,11 @@ class WorkloadSpec:
     duration_s: float
     partitions: int
     rate: tuple[float, float] = (15.0, 45.0)  # events per second within a burst
-    users: int = 10
+    users: int = 0  # 0: ten, and one more per 15 s beyond 150 s, so long runs keep new topics
+
+    @property
+    def user_count(self) -> int:
+        return self.users or max(10, math.ceil(self.duration_s / 15))
 
 
 class Workload:
@@ -98,11 +105,13 @@ class Workload:
         return hot
 
     def _new_topic(self) -> tuple[str, str]:
-        while True:
-            user = f"user-{self.rng.randrange(self.spec.users)}"
+        for _ in range(NEW_TOPIC_TRIES):
+            user = f"user-{self.rng.randrange(self.spec.user_count)}"
             topic = f"topic-{self.rng.randrange(TOPIC_POOL):02d}"
             if (user, topic) not in self.topics:
                 break
+        else:  # (nearly) every pair is taken: more traffic for an existing topic instead
+            return self.rng.choice(sorted(self.topics))
         mine = sorted({c for (u, _), c in self.topics.items() if u == user})
         if mine and self.rng.random() < 0.6:
             conversation = self.rng.choice(mine)
