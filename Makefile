@@ -33,7 +33,7 @@ stack-down:
 	.venv/bin/cardwright stack down
 
 schema:
-	$(PY) -m schema.export
+	$(PY) -m cardwright.schema.export
 
 # A seeded chaos schedule on its own stack: make chaos SEED=7 MINUTES=10 (SEED=1-20 runs many).
 chaos:

@@ -25,7 +25,7 @@ import orjson
 
 from bench.environment import REPO_ROOT
 from bench.loadgen import BASE_TIME, _text
-from schema.cards import LiveMessage, TopicSnapshot
+from cardwright.schema.cards import LiveMessage, TopicSnapshot
 
 # Keep each size's timing to about a second: repeat small topics often, big ones a few times.
 _TIME_BUDGET_S = 1.0
@@ -61,8 +61,8 @@ def _median_s(work: Callable[[], object]) -> float:
 
 
 def extraction_cost(lengths: list[int]) -> list[dict[str, Any]]:
-    from extractors.base import load_extractor
-    from schema.source_hash import source_hash
+    from cardwright.extractors.base import load_extractor
+    from cardwright.schema.source_hash import source_hash
 
     extractor = load_extractor("rules")
     rows = []
@@ -109,9 +109,9 @@ def _rss_bytes() -> int:
 
 
 def _hold_pending(topics: int) -> dict[str, Any]:
-    import consumers.worker  # noqa: F401  (a member's imports are part of its baseline)
-    from consumers.debounce import Debouncer
-    from consumers.watermark import Watermarks
+    import cardwright.consumers.worker  # noqa: F401  (a member's imports are part of its baseline)
+    from cardwright.consumers.debounce import Debouncer
+    from cardwright.consumers.watermark import Watermarks
 
     baseline = _rss_bytes()
     debouncer: Debouncer[tuple[str, str]] = Debouncer(1.0, 10.0)

@@ -18,11 +18,11 @@ from pathlib import Path
 
 from sqlalchemy import text
 
+from cardwright.producers.topics import ensure_topics
 from cardwright.stack import native
 from cardwright.stack.config import KAFKA_VERSION, StackConfig, default_cache_dir
-from producers.topics import ensure_topics
-from storage.engine import make_engine
-from storage.migrate import upgrade
+from cardwright.storage.engine import make_engine
+from cardwright.storage.migrate import upgrade
 
 # Away from the developer stack (29092/25432) and from the test harness's random free ports.
 BENCH_KAFKA_PORT = 52092

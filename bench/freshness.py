@@ -21,10 +21,10 @@ from typing import Any
 from bench.completion import cards_current, wait_done
 from bench.loadgen import LoadSpec, generate
 from bench.pipeline import BENCH_DEBOUNCE_MS, Members, Target
-from consumers.group_admin import GroupAdmin
-from producers.publisher import Publisher
-from schema.events import MessageEvent
-from storage.engine import make_engine
+from cardwright.consumers.group_admin import GroupAdmin
+from cardwright.producers.publisher import Publisher
+from cardwright.schema.events import MessageEvent
+from cardwright.storage.engine import make_engine
 
 # Outcomes whose commit means "the cards include this event" (a no-op: they already did).
 _COVERING = frozenset({"new", "reused", "noop"})

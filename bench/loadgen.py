@@ -17,8 +17,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 
-from producers.publisher import Publisher
-from schema.events import MessageEvent
+from cardwright.producers.publisher import Publisher
+from cardwright.schema.events import MessageEvent
 
 BASE_TIME = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 # The text builds on phrases the rules extractor recognises (actions, decisions, questions,

@@ -21,7 +21,7 @@ import orjson
 from bench.completion import Unfinished, rows_at_least, wait_done
 from bench.environment import Stack, fresh_database
 from cardwright.stack.config import default_cache_dir
-from storage.engine import make_engine
+from cardwright.storage.engine import make_engine
 
 # Pinned so that figures from different runs compare the same peer.
 QUIX_REQUIREMENT = "quixstreams[postgresql]==3.28.1"

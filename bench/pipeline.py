@@ -23,7 +23,7 @@ from sqlalchemy import text
 from bench.completion import Unfinished, cards_current, wait_done
 from bench.environment import REPO_ROOT, Stack, fresh_database
 from bench.member import read_log
-from storage.engine import make_engine
+from cardwright.storage.engine import make_engine
 
 # Debounce for the benchmark: a topic is extracted once quiet for 1 s (the product default is
 # 3 s); short enough that the tail of a throughput run is small, long enough to merge a burst.

@@ -20,7 +20,7 @@ from bench.completion import cards_current, wait_done
 from bench.environment import bench_stack, fresh_topic
 from bench.loadgen import LoadSpec, generate, publish_backlog
 from bench.report import RESULTS_DIR
-from storage.engine import make_engine
+from cardwright.storage.engine import make_engine
 
 
 def main() -> int:

@@ -19,11 +19,11 @@ from typing import Any
 import psycopg
 from confluent_kafka import Consumer, TopicPartition
 
-from consumers.extraction import TopicExtraction
-from extractors.base import load_extractor
-from schema.events import MessageEvent, parse_event
-from storage.engine import make_engine
-from storage.messages import MESSAGE_COLUMNS, persist_batch
+from cardwright.consumers.extraction import TopicExtraction
+from cardwright.extractors.base import load_extractor
+from cardwright.schema.events import MessageEvent, parse_event
+from cardwright.storage.engine import make_engine
+from cardwright.storage.messages import MESSAGE_COLUMNS, persist_batch
 
 # Records per consume() call for the raw reader: the product's default batch size.
 RAW_BATCH = 1000

@@ -20,6 +20,38 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+def _print_version(value: bool) -> None:
+    if value:
+        # The installed distribution's metadata is the one source (pyproject reads __version__).
+        typer.echo(f"cardwright {_installed_version()}")
+        raise typer.Exit()
+
+
+def _installed_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("cardwright")
+    except PackageNotFoundError:  # running from a checkout that was never installed
+        from cardwright import __version__
+
+        return __version__
+
+
+@app.callback()
+def _root(
+    show_version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_print_version,
+        is_eager=True,
+        help="Print the installed version and exit.",
+    ),
+) -> None:
+    """Keeps per-topic cards correct on top of a Kafka stream of chat message events."""
+
+
 # --- subcommand registration (one line per module; keep sorted) -------------------------------
 from cardwright.commands import cards as cards_cmd  # noqa: E402
 from cardwright.commands import consume as consume_cmd  # noqa: E402

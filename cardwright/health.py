@@ -23,11 +23,11 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from cardwright.consumers.metrics import WorkerMetrics, fan_out
+from cardwright.consumers.worker import Worker
 from cardwright.errors import ConfigurationError
 from cardwright.settings import Settings
-from consumers.metrics import WorkerMetrics, fan_out
-from consumers.worker import Worker
-from storage.engine import ping
+from cardwright.storage.engine import ping
 
 log = logging.getLogger("cardwright.health")
 

@@ -28,8 +28,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from cardwright.errors import ConfigurationError
+from cardwright.producers.kafka_config import client_properties, redacted
 from cardwright.settings import Settings
-from producers.kafka_config import client_properties, redacted
 
 MASK = "********"
 # Shorter secrets are not replaced wherever they occur (a one-letter password would mask every

@@ -11,13 +11,13 @@ from typing import Any
 from confluent_kafka import Consumer
 
 from cardwright.audit import audit_from_env, chain
+from cardwright.consumers.dlq import DeadLetters
+from cardwright.consumers.extraction import TopicExtraction
+from cardwright.consumers.worker import Worker, WorkerConfig
+from cardwright.extractors.base import Extractor, load_extractor
+from cardwright.producers.kafka_config import client_properties, kafka_logger
 from cardwright.settings import Settings
-from consumers.dlq import DeadLetters
-from consumers.extraction import TopicExtraction
-from consumers.worker import Worker, WorkerConfig
-from extractors.base import Extractor, load_extractor
-from producers.kafka_config import client_properties, kafka_logger
-from storage.engine import make_engine
+from cardwright.storage.engine import make_engine
 
 # A member that stops heartbeating (kill -9, SIGSTOP) loses its partitions after this long.
 # Short enough that a crashed worker's topics move within seconds, long enough to ride out a

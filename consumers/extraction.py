@@ -14,11 +14,11 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 
 from cardwright.errors import ExtractionFailed
-from extractors.base import Extractor
-from schema.cards import CardDraft, TopicSnapshot
-from schema.source_hash import source_hash
-from storage.engine import translate_errors
-from storage.replace import (
+from cardwright.extractors.base import Extractor
+from cardwright.schema.cards import CardDraft, TopicSnapshot
+from cardwright.schema.source_hash import source_hash
+from cardwright.storage.engine import translate_errors
+from cardwright.storage.replace import (
     ExtractResult,
     Outcome,
     confirm_current,

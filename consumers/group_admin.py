@@ -24,8 +24,8 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient, OffsetSpec  # type: ignore[attr-defined]
 
+from cardwright.consumers.replay_plan import PartitionOffsets, PlanEntry
 from cardwright.errors import CardwrightError, KafkaUnavailable
-from consumers.replay_plan import PartitionOffsets, PlanEntry
 
 __all__ = [
     "GroupActive",

@@ -15,12 +15,12 @@ from confluent_kafka import Message
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
+from cardwright.consumers.dlq import DeadLetters
 from cardwright.errors import BadInput
 from cardwright.failpoints import AFTER_BATCH_COMMIT, failpoint
-from consumers.dlq import DeadLetters
-from schema.events import REASON_UNSTORABLE, MessageEvent, parse_event
-from storage.engine import translate_errors
-from storage.messages import PersistResult, TopicKey, persist_batch
+from cardwright.schema.events import REASON_UNSTORABLE, MessageEvent, parse_event
+from cardwright.storage.engine import translate_errors
+from cardwright.storage.messages import PersistResult, TopicKey, persist_batch
 
 log = logging.getLogger("cardwright.consumer")
 

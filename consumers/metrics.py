@@ -16,7 +16,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.process_collector import ProcessCollector
 
-from consumers.partition_metrics import PartitionGauges, WorkerView
+from cardwright.consumers.partition_metrics import PartitionGauges, WorkerView
 
 Observer = Callable[[str, dict[str, Any]], None]
 

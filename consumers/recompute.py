@@ -17,13 +17,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
+from cardwright.consumers.extraction import TopicExtraction
 from cardwright.errors import ExtractionFailed
-from consumers.extraction import TopicExtraction
-from schema.card_diff import CardDiff, CardFace, diff_cards
-from schema.source_hash import source_hash
-from storage.engine import translate_errors
-from storage.queries import cards_by_topic, runs_of_topic
-from storage.replace import read_snapshot, record_failure
+from cardwright.schema.card_diff import CardDiff, CardFace, diff_cards
+from cardwright.schema.source_hash import source_hash
+from cardwright.storage.engine import translate_errors
+from cardwright.storage.queries import cards_by_topic, runs_of_topic
+from cardwright.storage.replace import read_snapshot, record_failure
 
 TopicKey = tuple[str, str]
 

@@ -23,6 +23,12 @@ from typing import Any
 from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, Message, TopicPartition
 from sqlalchemy import Engine
 
+from cardwright.consumers.clock import Clock, SystemClock
+from cardwright.consumers.debounce import Debouncer
+from cardwright.consumers.dlq import DeadLetters
+from cardwright.consumers.extraction import TopicExtraction
+from cardwright.consumers.ingest import BatchIngest
+from cardwright.consumers.watermark import Watermarks
 from cardwright.errors import ExtractionFailed, KafkaUnavailable, RetryableError
 from cardwright.failpoints import (
     AFTER_DB_COMMIT_BEFORE_OFFSET_COMMIT,
@@ -30,15 +36,9 @@ from cardwright.failpoints import (
     failpoint,
 )
 from cardwright.planted import COMMIT_BEFORE_EXTRACTION, planted
-from consumers.clock import Clock, SystemClock
-from consumers.debounce import Debouncer
-from consumers.dlq import DeadLetters
-from consumers.extraction import TopicExtraction
-from consumers.ingest import BatchIngest
-from consumers.watermark import Watermarks
-from storage.engine import ping, translate_errors
-from storage.messages import TopicKey
-from storage.replace import read_snapshot, record_failure
+from cardwright.storage.engine import ping, translate_errors
+from cardwright.storage.messages import TopicKey
+from cardwright.storage.replace import read_snapshot, record_failure
 
 log = logging.getLogger("cardwright.consumer")
 

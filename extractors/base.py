@@ -6,7 +6,7 @@ from importlib.metadata import entry_points
 from typing import Protocol, runtime_checkable
 
 from cardwright.errors import ConfigurationError
-from schema.cards import CardDraft, TopicSnapshot
+from cardwright.schema.cards import CardDraft, TopicSnapshot
 
 ENTRY_POINT_GROUP = "cardwright.extractors"
 

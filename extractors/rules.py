@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from extractors.memo import TextMemo
-from extractors.rules_dates import find_dates
-from extractors.rules_entities import find_entities
-from extractors.rules_statements import classify
-from extractors.rules_text import (
+from cardwright.extractors.memo import TextMemo
+from cardwright.extractors.rules_dates import find_dates
+from cardwright.extractors.rules_entities import find_entities
+from cardwright.extractors.rules_statements import classify
+from cardwright.extractors.rules_text import (
     find_urls,
     mask_code,
     mask_urls,
@@ -28,7 +28,7 @@ from extractors.rules_text import (
     url_domain,
     url_key,
 )
-from schema.cards import CardDraft, CardKind, TopicSnapshot
+from cardwright.schema.cards import CardDraft, CardKind, TopicSnapshot
 
 NAME = "rules"
 VERSION = "1"

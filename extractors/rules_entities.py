@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from extractors.rules_gazetteer import (
+from cardwright.extractors.rules_gazetteer import (
     ACRONYM_STOP,
     FIRST_NAMES,
     KNOWN_ORGS,
@@ -24,8 +24,8 @@ from extractors.rules_gazetteer import (
     PLACES,
     STOP_CAPS,
 )
-from extractors.rules_text import WORD_RE
-from schema.cards import CardKind
+from cardwright.extractors.rules_text import WORD_RE
+from cardwright.schema.cards import CardKind
 
 # "@alice" but not "bob@example.com": the @ must not follow a word character.
 _MENTION_RE = re.compile(r"(?<![\w@.])@([A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,38}[A-Za-z0-9_])?)")

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
-from extractors.rules_text import WORD_RE
-from schema.cards import CardKind
+from cardwright.extractors.rules_text import WORD_RE
+from cardwright.schema.cards import CardKind
 
 # "ok?", "really?" and "what time?" are conversational noise, not open questions.
 _MIN_QUESTION_WORDS = 3

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from cardwright.errors import BadInput
-from schema.events import MessageEvent, parse_event
+from cardwright.schema.events import MessageEvent, parse_event
 
 Line = bytes | str
 

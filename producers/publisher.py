@@ -19,8 +19,8 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Producer
 
 from cardwright.errors import BadInput, ConfigurationError, KafkaUnavailable
-from producers.kafka_config import kafka_logger
-from schema.events import MessageEvent
+from cardwright.producers.kafka_config import kafka_logger
+from cardwright.schema.events import MessageEvent
 
 # The design requires these; a properties file may not weaken them.
 REQUIRED_PROPERTIES: Mapping[str, str] = {

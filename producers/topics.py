@@ -15,7 +15,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from cardwright.errors import ConfigurationError, KafkaUnavailable
-from producers.kafka_config import kafka_logger
+from cardwright.producers.kafka_config import kafka_logger
 
 # How long to wait for the cluster to answer a create request. A healthy cluster answers in
 # milliseconds; 30 s covers a broker that is still starting, then we report it unreachable.

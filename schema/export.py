@@ -1,7 +1,7 @@
 """Export the JSON Schema of MessageEvent v1 to ``schema/message_event.v1.schema.json``.
 
-Run ``python -m schema.export`` after changing the model; a test fails while the committed
-file is stale, so producers in other languages always validate against the real contract.
+Run ``python -m cardwright.schema.export`` after changing the model; a test fails while the
+committed file is stale, so producers in other languages always validate against the real contract.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from schema.events import MessageEvent
+from cardwright.schema.events import MessageEvent
 
 SCHEMA_PATH = Path(__file__).parent / "message_event.v1.schema.json"
 

@@ -15,8 +15,8 @@ import hashlib
 import json
 from collections.abc import Iterable
 
-from schema.cards import LiveMessage
-from schema.events import utc_text
+from cardwright.schema.cards import LiveMessage
+from cardwright.schema.events import utc_text
 
 SOURCE_HASH_VERSION = "cardwright-source-v1"
 

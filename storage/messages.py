@@ -31,9 +31,9 @@ from sqlalchemy.dialects.postgresql import insert
 
 from cardwright.errors import BadInput
 from cardwright.planted import EDITS_WITHOUT_REVISION_CHECK, planted
-from schema.events import REASON_MESSAGE_MOVED, REASON_TOPIC_CONFLICT, MessageEvent
-from storage.arrays import unnest
-from storage.tables import messages, topics
+from cardwright.schema.events import REASON_MESSAGE_MOVED, REASON_TOPIC_CONFLICT, MessageEvent
+from cardwright.storage.arrays import unnest
+from cardwright.storage.tables import messages, topics
 
 TopicKey = tuple[str, str]  # (user_id, topic_id)
 

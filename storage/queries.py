@@ -11,7 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Engine, select
 
-from storage.tables import cards, extract_runs, topics
+from cardwright.storage.tables import cards, extract_runs, topics
 
 
 @dataclass(frozen=True, slots=True)

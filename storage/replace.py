@@ -34,9 +34,9 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 
 from cardwright.failpoints import REPLACE_AFTER_DELETE, failpoint
 from cardwright.planted import REPLACE_WITHOUT_LOCK, SKIP_FRESHNESS_FENCE, planted
-from schema.cards import CardDraft, LiveMessage, TopicSnapshot, card_id
-from storage.arrays import unnest
-from storage.tables import cards, extract_failures, extract_runs, messages, topics
+from cardwright.schema.cards import CardDraft, LiveMessage, TopicSnapshot, card_id
+from cardwright.storage.arrays import unnest
+from cardwright.storage.tables import cards, extract_failures, extract_runs, messages, topics
 
 # The run insert as text: SQLAlchemy does not cache the compiled form of the PostgreSQL
 # dialect's INSERT ... ON CONFLICT, and compiling it again for every extraction was a

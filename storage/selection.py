@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine, Select, exists, or_, select
 
-from storage.tables import extract_failures, topics
+from cardwright.storage.tables import extract_failures, topics
 
 TopicKey = tuple[str, str]
 

@@ -12,8 +12,13 @@ from rich.table import Table
 
 from cardwright.commands.options import JsonOption
 from cardwright.settings import load_settings
-from storage.engine import make_engine, translate_errors
-from storage.queries import TopicCards, cards_by_conversation, cards_by_topic, runs_of_topic
+from cardwright.storage.engine import make_engine, translate_errors
+from cardwright.storage.queries import (
+    TopicCards,
+    cards_by_conversation,
+    cards_by_topic,
+    runs_of_topic,
+)
 
 User = Annotated[str, typer.Option("--user", help="The user who owns the conversation.")]
 

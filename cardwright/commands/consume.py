@@ -10,11 +10,11 @@ import typer
 from cardwright import logs
 from cardwright.commands.options import GroupOption, TopicOption
 from cardwright.health import Operations
+from cardwright.producers.kafka_config import client_properties
+from cardwright.producers.topics import ensure_topics
 from cardwright.settings import load_settings
 from cardwright.supervisor import supervise
 from cardwright.wiring import build_worker
-from producers.kafka_config import client_properties
-from producers.topics import ensure_topics
 
 
 def consume(

@@ -13,10 +13,10 @@ from rich.console import Console
 from rich.table import Table
 
 from cardwright.commands.options import BootstrapOption, GroupOption, JsonOption, TopicOption
+from cardwright.consumers.group_admin import GroupAdmin
+from cardwright.consumers.replay_plan import compute_lag
+from cardwright.producers.kafka_config import client_properties
 from cardwright.settings import load_settings
-from consumers.group_admin import GroupAdmin
-from consumers.replay_plan import compute_lag
-from producers.kafka_config import client_properties
 
 
 def lag(

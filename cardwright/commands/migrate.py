@@ -8,8 +8,8 @@ import typer
 
 from cardwright.errors import DatabaseUnavailable
 from cardwright.settings import load_settings
-from storage.engine import make_engine, translate_errors
-from storage.migrate import current_revision, upgrade, upgrade_sql
+from cardwright.storage.engine import make_engine, translate_errors
+from cardwright.storage.migrate import current_revision, upgrade, upgrade_sql
 
 
 def migrate(

@@ -29,12 +29,12 @@ from rich.progress import (
 )
 
 from cardwright.errors import BadInput
+from cardwright.producers.jsonl import iter_lines, raw_key, read_events
+from cardwright.producers.kafka_config import client_properties
+from cardwright.producers.publisher import DeliveryFailed, Publisher
+from cardwright.producers.topics import ensure_topics
+from cardwright.schema.events import MessageEvent
 from cardwright.settings import DEFAULT_BOOTSTRAP, load_settings
-from producers.jsonl import iter_lines, raw_key, read_events
-from producers.kafka_config import client_properties
-from producers.publisher import DeliveryFailed, Publisher
-from producers.topics import ensure_topics
-from schema.events import MessageEvent
 
 # Exit codes: 0 everything published; 1 invalid lines or undelivered records; 2 usage errors
 # (Typer's own, and ConfigurationError in cardwright.cli).

@@ -18,15 +18,22 @@ import typer
 
 from cardwright import logs
 from cardwright.commands.options import JsonOption
+from cardwright.consumers.extraction import TopicExtraction
+from cardwright.consumers.recompute import (
+    FAILED,
+    MISSING,
+    UNCHANGED,
+    Recompute,
+    TopicKey,
+    TopicRecompute,
+)
+from cardwright.extractors.base import load_extractor
 from cardwright.progress import progress
+from cardwright.schema.card_diff import CardFace
 from cardwright.settings import load_settings
+from cardwright.storage.engine import make_engine, translate_errors
+from cardwright.storage.selection import changed_since, failed_after_cards, one_topic
 from cardwright.wiring import instance_name
-from consumers.extraction import TopicExtraction
-from consumers.recompute import FAILED, MISSING, UNCHANGED, Recompute, TopicKey, TopicRecompute
-from extractors.base import load_extractor
-from schema.card_diff import CardFace
-from storage.engine import make_engine, translate_errors
-from storage.selection import changed_since, failed_after_cards, one_topic
 
 _MODES = "--topic | --since | --failed"
 EXIT_FAILED = 1

@@ -15,10 +15,8 @@ from rich.console import Console
 from rich.table import Table
 
 from cardwright.commands.options import BootstrapOption, GroupOption, JsonOption, TopicOption
-from cardwright.progress import progress
-from cardwright.settings import load_settings
-from consumers.group_admin import GroupAdmin, GroupInfo
-from consumers.replay_plan import (
+from cardwright.consumers.group_admin import GroupAdmin, GroupInfo
+from cardwright.consumers.replay_plan import (
     InvalidReplaySpec,
     PlanEntry,
     ResetMode,
@@ -31,7 +29,9 @@ from consumers.replay_plan import (
     parse_offsets,
     plan_reset,
 )
-from producers.kafka_config import client_properties
+from cardwright.producers.kafka_config import client_properties
+from cardwright.progress import progress
+from cardwright.settings import load_settings
 
 _MODES = "--to-earliest | --to-latest | --to-offset | --to-datetime | --shift-by"
 

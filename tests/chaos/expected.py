@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from extractors.rules import RulesExtractor
-from schema.cards import TopicSnapshot, card_id
+from cardwright.extractors.rules import RulesExtractor
+from cardwright.schema.cards import TopicSnapshot, card_id
 from tests.chaos.model import TopicModel
 from tests.chaos.sampler import card_digest
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from producers.publisher import Publisher
+from cardwright.producers.publisher import Publisher
 from tests.chaos.anomalies import Findings
 from tests.chaos.checker import Evidence, Verdict, check
 from tests.chaos.cluster import Cluster, clean_environment

@@ -22,8 +22,8 @@ from datetime import UTC
 
 from pydantic import ValidationError
 
-from schema.cards import LiveMessage
-from schema.events import MessageEvent
+from cardwright.schema.cards import LiveMessage
+from cardwright.schema.events import MessageEvent
 
 MAX_TEXT_BYTES = 32 * 1024
 TOPIC_CONFLICT = "topic_claimed_by_other_conversation"

@@ -26,8 +26,8 @@ from cardwright.errors import CardwrightError
 from cardwright.stack import native, native_kafka, native_postgres
 from cardwright.stack.config import StackConfig, default_cache_dir
 from cardwright.stack.procs import is_zombie, port_free, reap, wait_until
-from storage.engine import make_engine
-from storage.migrate import upgrade
+from cardwright.storage.engine import make_engine
+from cardwright.storage.migrate import upgrade
 from tests.chaos.history import QUIET_KAFKA
 
 # /var/tmp, not /tmp: when run as root, PostgreSQL runs as the postgres user (see tests/conftest).

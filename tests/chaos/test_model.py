@@ -5,7 +5,7 @@ No services. These pin down the model the whole checker stands on.
 
 from __future__ import annotations
 
-from schema.source_hash import source_hash as product_source_hash
+from cardwright.schema.source_hash import source_hash as product_source_hash
 from tests.chaos.events import RAW_POISON
 from tests.chaos.handmade import Log
 from tests.chaos.model import build_model, source_hash

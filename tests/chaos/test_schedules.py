@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 
-from producers.partitioner import partition_for
+from cardwright.producers.partitioner import partition_for
 from tests.chaos.events import RAW_POISON
 from tests.chaos.faults import KINDS, estimated_end, schedule
 from tests.chaos.workload import SPECIAL, Workload, WorkloadSpec

@@ -17,7 +17,7 @@ import math
 import random
 from dataclasses import dataclass
 
-from producers.partitioner import partition_for
+from cardwright.producers.partitioner import partition_for
 from tests.chaos.events import RAW_POISON, EventFactory, Message
 
 # Topic ids come from a pool shared by all users, so the same id names topics of several users.

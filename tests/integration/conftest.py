@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import Engine
 
-from storage.engine import make_engine
-from storage.migrate import upgrade
+from cardwright.storage.engine import make_engine
+from cardwright.storage.migrate import upgrade
 from tests.integration.support import consumer_env
 
 

@@ -13,12 +13,12 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, func, select
 
-from schema.cards import CardDraft, TopicSnapshot, card_id
-from schema.events import MessageEvent, Op
-from storage.engine import make_engine
-from storage.messages import PersistResult, persist_batch
-from storage.migrate import upgrade
-from storage.tables import cards, extract_runs, messages, topics
+from cardwright.schema.cards import CardDraft, TopicSnapshot, card_id
+from cardwright.schema.events import MessageEvent, Op
+from cardwright.storage.engine import make_engine
+from cardwright.storage.messages import PersistResult, persist_batch
+from cardwright.storage.migrate import upgrade
+from cardwright.storage.tables import cards, extract_runs, messages, topics
 
 BASE = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 EXTRACTOR_ID = "rules@1"

@@ -15,9 +15,9 @@ from datetime import UTC, datetime, timedelta
 from confluent_kafka import Consumer, TopicPartition
 from sqlalchemy import Engine, select
 
-from producers.publisher import Publisher
-from schema.events import MessageEvent
-from storage.tables import cards, extract_runs, messages, topics
+from cardwright.producers.publisher import Publisher
+from cardwright.schema.events import MessageEvent
+from cardwright.storage.tables import cards, extract_runs, messages, topics
 
 BASE_TIME = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 # Debounce for tests: short so tests are quick, long enough that a burst of events published

@@ -12,9 +12,9 @@ import time
 
 from sqlalchemy import text
 
-from consumers.extraction import TopicExtraction
-from extractors.rules import RulesExtractor
-from storage.messages import PersistResult, persist_batch
+from cardwright.consumers.extraction import TopicExtraction
+from cardwright.extractors.rules import RulesExtractor
+from cardwright.storage.messages import PersistResult, persist_batch
 from tests.integration.storage_support import (
     EXTRACTOR_ID,
     TEXT_A,

@@ -8,7 +8,7 @@ import orjson
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-from schema import events as ev
+from cardwright.schema import events as ev
 from tests.integration.support import consume_until_idle, event, publish, publish_raw
 from tests.integration.test_pipeline import assert_matches_model
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from cardwright.extractors.rules import RulesExtractor
+from cardwright.schema.cards import CardDraft, TopicSnapshot
 from cardwright.settings import Settings
+from cardwright.storage.queries import cards_by_topic
+from cardwright.storage.tables import extract_failures
 from cardwright.wiring import build_worker
-from extractors.rules import RulesExtractor
-from schema.cards import CardDraft, TopicSnapshot
-from storage.queries import cards_by_topic
-from storage.tables import extract_failures
 from tests.integration.support import (
     TEST_DEBOUNCE_MS,
     committed_offsets,

@@ -17,8 +17,8 @@ from cardwright.errors import ConfigurationError
 from cardwright.stack import native_postgres
 from cardwright.stack.config import StackConfig, default_cache_dir
 from cardwright.stack.procs import free_port
-from storage.engine import make_engine
-from storage.migrate import upgrade
+from cardwright.storage.engine import make_engine
+from cardwright.storage.migrate import upgrade
 from tests.integration.operations_support import probe, sample, start_with_metrics
 from tests.integration.support import consumer_env, event, publish, read_state, stop, wait_for
 from tests.integration.workload import conversation_events, expected_hashes

@@ -5,8 +5,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
+from cardwright.schema import events as ev
 from cardwright.stack.procs import free_port
-from schema import events as ev
 from tests.integration.operations_support import (
     log_lines,
     probe,

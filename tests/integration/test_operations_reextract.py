@@ -10,10 +10,10 @@ import sys
 import pytest
 from sqlalchemy import func, insert, select, update
 
-from extractors.rules import RulesExtractor
-from schema.cards import TopicSnapshot
-from schema.events import MessageEvent
-from storage.tables import extract_failures, extract_runs, messages, topics
+from cardwright.extractors.rules import RulesExtractor
+from cardwright.schema.cards import TopicSnapshot
+from cardwright.schema.events import MessageEvent
+from cardwright.storage.tables import extract_failures, extract_runs, messages, topics
 from tests.integration.support import (
     committed_offsets,
     consume_until_idle,

@@ -28,8 +28,8 @@ from cardwright.errors import ConfigurationError
 from cardwright.stack import native_kafka
 from cardwright.stack.config import StackConfig, default_cache_dir
 from cardwright.stack.procs import free_port
-from storage.engine import make_engine
-from storage.migrate import upgrade
+from cardwright.storage.engine import make_engine
+from cardwright.storage.migrate import upgrade
 from tests.integration.support import consumer_env, publish, read_state, stop
 from tests.integration.workload import conversation_events, expected_hashes
 

@@ -11,8 +11,8 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from storage.queries import cards_by_conversation, cards_by_topic
-from storage.tables import extract_runs, messages
+from cardwright.storage.queries import cards_by_conversation, cards_by_topic
+from cardwright.storage.tables import extract_runs, messages
 from tests.integration.support import (
     committed_offsets,
     consume_until_idle,

@@ -12,10 +12,10 @@ import orjson
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-from producers.partitioner import partition_for
-from producers.publisher import Publisher
-from producers.topics import ensure_topics
-from schema.events import MessageEvent
+from cardwright.producers.partitioner import partition_for
+from cardwright.producers.publisher import Publisher
+from cardwright.producers.topics import ensure_topics
+from cardwright.schema.events import MessageEvent
 from tests.unit.test_jsonl import event, line
 
 pytestmark = pytest.mark.integration

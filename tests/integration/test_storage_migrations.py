@@ -9,9 +9,9 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, insert, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
-from storage.engine import make_engine
-from storage.migrate import current_revision, downgrade, upgrade, upgrade_sql
-from storage.tables import extract_runs, metadata, topics
+from cardwright.storage.engine import make_engine
+from cardwright.storage.migrate import current_revision, downgrade, upgrade, upgrade_sql
+from cardwright.storage.tables import extract_runs, metadata, topics
 from tests.integration.storage_support import migrated_engine
 
 pytestmark = pytest.mark.integration

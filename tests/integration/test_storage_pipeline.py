@@ -15,21 +15,21 @@ import pytest
 from sqlalchemy import event as sa_event
 from sqlalchemy import select
 
+from cardwright.consumers.extraction import TopicExtraction
 from cardwright.errors import ExtractionFailed
-from consumers.extraction import TopicExtraction
-from extractors.rules import RulesExtractor
-from schema.cards import CardDraft, CardKind, TopicSnapshot
-from schema.events import REASON_MESSAGE_MOVED, REASON_TOPIC_CONFLICT
-from schema.source_hash import source_hash
-from storage.queries import cards_by_conversation, cards_by_topic, runs_of_topic
-from storage.replace import (
+from cardwright.extractors.rules import RulesExtractor
+from cardwright.schema.cards import CardDraft, CardKind, TopicSnapshot
+from cardwright.schema.events import REASON_MESSAGE_MOVED, REASON_TOPIC_CONFLICT
+from cardwright.schema.source_hash import source_hash
+from cardwright.storage.queries import cards_by_conversation, cards_by_topic, runs_of_topic
+from cardwright.storage.replace import (
     ExtractResult,
     Outcome,
     read_snapshot,
     record_failure,
     replace_cards,
 )
-from storage.tables import extract_failures, topics
+from cardwright.storage.tables import extract_failures, topics
 from tests.integration.storage_support import (
     CONVERSATION,
     EXTRACTOR_ID,

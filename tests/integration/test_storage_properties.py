@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, text
 
-from schema.events import MessageEvent
-from schema.source_hash import source_hash
-from storage.replace import read_snapshot
+from cardwright.schema.events import MessageEvent
+from cardwright.schema.source_hash import source_hash
+from cardwright.storage.replace import read_snapshot
 from tests.integration.storage_support import (
     EXTRACTOR_ID,
     TOPIC,

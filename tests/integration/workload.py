@@ -9,10 +9,10 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable
 
-from extractors.rules import RulesExtractor
-from schema.cards import LiveMessage, TopicSnapshot
-from schema.events import MessageEvent
-from schema.source_hash import source_hash
+from cardwright.extractors.rules import RulesExtractor
+from cardwright.schema.cards import LiveMessage, TopicSnapshot
+from cardwright.schema.events import MessageEvent
+from cardwright.schema.source_hash import source_hash
 from tests.integration.support import event
 
 SENTENCES = [

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from schema.card_diff import CardFace, diff_cards
+from cardwright.schema.card_diff import CardFace, diff_cards
 
 
 def card(title: str, body: str = "", kind: str = "decision", ids: tuple[str, ...] = ("m1",)):

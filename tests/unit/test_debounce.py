@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from consumers.clock import MockedClock
-from consumers.debounce import Debouncer
+from cardwright.consumers.clock import MockedClock
+from cardwright.consumers.debounce import Debouncer
 
 
 def test_a_topic_is_due_once_quiet_for_the_debounce():

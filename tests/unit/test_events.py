@@ -8,9 +8,9 @@ import uuid
 import pytest
 
 from cardwright.errors import BadInput
-from schema import events
-from schema.events import MessageEvent, parse_event
-from schema.export import SCHEMA_PATH, render
+from cardwright.schema import events
+from cardwright.schema.events import MessageEvent, parse_event
+from cardwright.schema.export import SCHEMA_PATH, render
 
 
 def event_dict(**overrides):
@@ -100,5 +100,5 @@ def test_a_delete_is_a_tombstone():
 
 
 def test_the_committed_json_schema_is_current():
-    """Fails when the model changed without `python -m schema.export`."""
+    """Fails when the model changed without `python -m cardwright.schema.export`."""
     assert SCHEMA_PATH.read_text(encoding="utf-8") == render()

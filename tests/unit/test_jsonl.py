@@ -8,8 +8,8 @@ from typing import Any
 import orjson
 
 from cardwright.errors import BadInput
-from producers.jsonl import iter_lines, raw_key, read_events
-from schema.events import (
+from cardwright.producers.jsonl import iter_lines, raw_key, read_events
+from cardwright.schema.events import (
     MAX_TEXT_BYTES,
     REASON_INVALID_JSON,
     REASON_INVALID_UTF8,

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from cardwright.errors import ConfigurationError
-from cardwright.settings import Settings
-from producers.kafka_config import (
+from cardwright.producers.kafka_config import (
     RepeatFilter,
     client_properties,
     merge_properties,
@@ -17,6 +16,7 @@ from producers.kafka_config import (
     properties_from_env,
     redacted,
 )
+from cardwright.settings import Settings
 
 
 def test_properties_file_syntax_follows_java_properties() -> None:

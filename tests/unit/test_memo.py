@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from extractors.memo import TextMemo
+from cardwright.extractors.memo import TextMemo
 
 
 def test_a_text_is_computed_once_while_remembered():

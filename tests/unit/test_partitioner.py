@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from producers.partitioner import murmur2, partition_for, to_positive
+from cardwright.producers.partitioner import murmur2, partition_for, to_positive
 
 # apache/kafka clients/src/test/java/org/apache/kafka/common/utils/UtilsTest.java, testMurmur2:
 # the hashes Java's Utils.murmur2 returns (signed ints).

@@ -6,7 +6,7 @@ import orjson
 
 from cardwright.commands.publish import Summary, publish_lines
 from cardwright.errors import BadInput
-from schema.events import MessageEvent
+from cardwright.schema.events import MessageEvent
 from tests.unit.test_jsonl import line
 
 

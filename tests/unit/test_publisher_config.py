@@ -7,7 +7,12 @@ import socket
 import pytest
 
 from cardwright.errors import BadInput, ConfigurationError, KafkaUnavailable
-from producers.publisher import REQUIRED_PROPERTIES, DeliveryFailed, Publisher, producer_config
+from cardwright.producers.publisher import (
+    REQUIRED_PROPERTIES,
+    DeliveryFailed,
+    Publisher,
+    producer_config,
+)
 
 
 def closed_port() -> str:

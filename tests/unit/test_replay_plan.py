@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from consumers.replay_plan import (
+from cardwright.consumers.replay_plan import (
     InvalidReplaySpec,
     LagEntry,
     NoCommittedOffset,

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from extractors.base import Extractor, load_extractor
-from extractors.rules import RulesExtractor
-from schema.cards import CardDraft, CardKind, LiveMessage, TopicSnapshot
+from cardwright.extractors.base import Extractor, load_extractor
+from cardwright.extractors.rules import RulesExtractor
+from cardwright.schema.cards import CardDraft, CardKind, LiveMessage, TopicSnapshot
 
 START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime, timedelta, timezone
 
-from schema.cards import LiveMessage
-from schema.source_hash import source_hash
+from cardwright.schema.cards import LiveMessage
+from cardwright.schema.source_hash import source_hash
 
 EXTRACTOR = "rules@1"
 PLUS_2 = timezone(timedelta(hours=2))

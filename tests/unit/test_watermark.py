@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from consumers.watermark import PartitionWatermark, Watermarks
+from cardwright.consumers.watermark import PartitionWatermark, Watermarks
 
 
 def test_nothing_handled_means_nothing_to_commit():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from confluent_kafka import TopicPartition
 from prometheus_client import CollectorRegistry
 
-from consumers.metrics import LAG_REFRESH_S, WorkerMetrics, fan_out
+from cardwright.consumers.metrics import LAG_REFRESH_S, WorkerMetrics, fan_out
 
 
 class FakeConsumer:
