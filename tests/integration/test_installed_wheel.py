@@ -55,8 +55,10 @@ def _clean_env(**extra: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     out = tmp_path_factory.mktemp("dist")
+    # No --sdist/--wheel: build makes the sdist, then the wheel from the unpacked sdist, so the
+    # wheel proves the sdist complete and no stale build/ of the checkout can leak into it.
     subprocess.run(
-        [sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", str(out), str(REPO)],
+        [sys.executable, "-m", "build", "--outdir", str(out), str(REPO)],
         check=True,
         capture_output=True,
         timeout=INSTALL_TIMEOUT_S,
