@@ -64,18 +64,3 @@ def audit_from_env(instance: str, env: Mapping[str, str] | None = None) -> Audit
     """The audit log named by ``CARDWRIGHT_AUDIT_LOG``, or None when it is not set."""
     path = (os.environ if env is None else env).get(ENV)
     return AuditLog(path, instance) if path else None
-
-
-def chain(*observers: Observer | None) -> Observer | None:
-    """One observer calling each given one in turn (None when none is given)."""
-    present = [o for o in observers if o is not None]
-    if not present:
-        return None
-    if len(present) == 1:
-        return present[0]
-
-    def both(name: str, fields: dict[str, Any]) -> None:
-        for observer in present:
-            observer(name, fields)
-
-    return both

@@ -10,9 +10,10 @@ from typing import Any
 
 from confluent_kafka import Consumer
 
-from cardwright.audit import audit_from_env, chain
+from cardwright.audit import audit_from_env
 from cardwright.consumers.dlq import DeadLetters
 from cardwright.consumers.extraction import TopicExtraction
+from cardwright.consumers.metrics import fan_out
 from cardwright.consumers.worker import Worker, WorkerConfig
 from cardwright.extractors.base import Extractor, load_extractor
 from cardwright.producers.kafka_config import client_properties, kafka_logger
@@ -77,7 +78,7 @@ def build_worker(
         instance=instance,
     )
     # CARDWRIGHT_AUDIT_LOG: every worker event also goes to an append-only JSON-lines file.
-    observer = chain(on_event, audit_from_env(instance))
+    observer = fan_out(on_event, audit_from_env(instance))
     worker = Worker(worker_config, consumer, engine, extraction, dead_letters, on_event=observer)
     workers.append(worker)
     return worker

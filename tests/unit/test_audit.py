@@ -1,4 +1,4 @@
-"""The audit log writes one parseable JSON line per worker event and chains with other observers."""
+"""The audit log writes one parseable JSON line per worker event."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from cardwright.audit import AuditLog, audit_from_env, chain
+from cardwright.audit import AuditLog, audit_from_env
 from cardwright.errors import ConfigurationError
 
 
@@ -44,12 +44,3 @@ def test_unset_means_no_audit_and_an_unwritable_path_is_a_configuration_error(tm
     assert audit_from_env("x", env={}) is None
     with pytest.raises(ConfigurationError, match="CARDWRIGHT_AUDIT_LOG"):
         audit_from_env("x", env={"CARDWRIGHT_AUDIT_LOG": str(tmp_path / "no" / "dir.jsonl")})
-
-
-def test_chain_calls_every_observer_in_order_and_drops_missing_ones():
-    seen: list[tuple[str, str]] = []
-    combined = chain(lambda n, _f: seen.append(("a", n)), None, lambda n, _f: seen.append(("b", n)))
-    assert combined is not None
-    combined("run", {})
-    assert seen == [("a", "run"), ("b", "run")]
-    assert chain(None, None) is None
