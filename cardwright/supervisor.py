@@ -1,11 +1,15 @@
 """``cardwright consume --workers N``: N consumer processes in one group, kept running.
 
-The supervisor starts N children (``python -m cardwright consume ...``, one group member each),
-restarts a child that dies with exponential backoff, and on SIGTERM or SIGINT asks every child
-to stop (SIGTERM: each commits its safe offsets and leaves the group) and waits for them.
+The supervisor starts N children (``python -m cardwright consume ...``, one group member each)
+and keeps N running: a child that exits is restarted with exponential backoff, and a child
+whose ``/livez`` keeps failing (when the members serve a metrics port) is killed and restarted.
+On SIGTERM or SIGINT it asks every child to stop (SIGTERM: each commits its safe offsets and
+leaves the group) and waits for them; a second signal cuts the wait short (SIGKILL now).
 
-    child exits 0   finished (``--until-idle``): not restarted; all finished -> exit 0
     child exits 2   configuration or usage error: restarting cannot help; stop all, exit 2
+    child exits 0   with --until-idle: finished, not restarted; all finished -> exit 0
+                    without it: a member must never stop by itself (a stray SIGTERM, say):
+                    restarted like a crash
     anything else   crash (signal, error): restart after 1 s, 2 s, 4 s ... up to 60 s; a child
                     that ran for a minute starts again from 1 s
 
@@ -22,6 +26,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -42,6 +48,15 @@ STOP_GRACE_S = 60.0
 # How often the supervisor looks at its children: restarts need no finer timing than this.
 TICK_S = 0.2
 EXIT_USAGE = 2
+# Liveness of a child is read from its /livez this often; a member's own liveness window
+# (CARDWRIGHT_LIVENESS_TIMEOUT_S, 120 s) already allows for slow turns, so the supervisor only
+# needs to notice within seconds that the member itself says it is stuck.
+LIVENESS_CHECK_S = 5.0
+# Consecutive failed checks before a kill: one failed HTTP request (a busy machine, a GC pause)
+# must not cost a member its partitions.
+LIVENESS_FAILURES = 3
+# A starting member imports, connects and joins the group before it serves /livez.
+LIVENESS_GRACE_S = 30.0
 
 
 def restart_delay(crashes: int) -> float:
@@ -57,6 +72,8 @@ class Slot:
     crashes: int = 0  # in a row; reset once a child ran for STABLE_AFTER_S
     restart_at: float | None = None
     finished: bool = False
+    liveness_failures: int = 0
+    checked_at: float = 0.0
 
 
 def _die_with_parent() -> None:
@@ -76,15 +93,25 @@ class Supervisor:
         command: Callable[[int], Sequence[str]],
         env: Callable[[int], dict[str, str]],
         clock: Callable[[], float] = time.monotonic,
+        *,
+        until_idle: bool = False,
+        liveness: Callable[[int], bool | None] | None = None,
     ) -> None:
+        """``until_idle``: children run with ``--until-idle``, so exit 0 means finished.
+        ``liveness(index)``: True live, False not live, None unknown (no answer counts as
+        not live only after the start-up grace)."""
         self._slots = [Slot(i) for i in range(count)]
         self._command = command
         self._env = env
         self._clock = clock
+        self._until_idle = until_idle
+        self._liveness = liveness
         self._stop_signal: int | None = None
+        self._signals = 0
 
     def request_stop(self, signum: int, _frame: object = None) -> None:
         self._stop_signal = signum
+        self._signals += 1
 
     def run(self) -> int:
         """Supervise until asked to stop, all children finished, or a configuration error."""
@@ -115,7 +142,7 @@ class Supervisor:
             if slot.process is not None and code is not None:
                 pid = slot.process.pid
                 slot.process = None
-                if code == 0:
+                if code == 0 and self._until_idle:
                     slot.finished = True
                     log.info("worker %d (pid %d) finished", slot.index, pid)
                     continue
@@ -135,9 +162,36 @@ class Supervisor:
                     delay,
                     extra={"worker": slot.index, "exit_code": code},
                 )
+            elif slot.process is not None:
+                self._check_liveness(slot, now)
             if slot.restart_at is not None and now >= slot.restart_at:
                 self._start(slot)
         return 0 if all(slot.finished for slot in self._slots) else -1
+
+    def _check_liveness(self, slot: Slot, now: float) -> None:
+        """Kill a child whose /livez failed LIVENESS_FAILURES times in a row; the next tick
+        reaps it and restarts it like a crash."""
+        if (
+            self._liveness is None
+            or slot.process is None
+            or now - slot.checked_at < LIVENESS_CHECK_S
+        ):
+            return
+        slot.checked_at = now
+        live = self._liveness(slot.index)
+        if live is None and now - slot.started_at < LIVENESS_GRACE_S:
+            return
+        slot.liveness_failures = 0 if live else slot.liveness_failures + 1
+        if slot.liveness_failures >= LIVENESS_FAILURES:
+            log.error(
+                "worker %d (pid %d) failed its liveness check %d times; killing it",
+                slot.index,
+                slot.process.pid,
+                slot.liveness_failures,
+                extra={"worker": slot.index},
+            )
+            slot.process.kill()
+            slot.liveness_failures = 0
 
     def _start(self, slot: Slot) -> None:
         slot.process = subprocess.Popen(
@@ -146,6 +200,7 @@ class Supervisor:
             preexec_fn=_die_with_parent,  # the supervisor runs no other thread
         )
         slot.started_at = self._clock()
+        slot.checked_at = slot.started_at
         slot.restart_at = None
         log.info(
             "worker %d started (pid %d)",
@@ -160,11 +215,17 @@ class Supervisor:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
         deadline = self._clock() + STOP_GRACE_S
+        signals = self._signals
+        while any(p.poll() is None for p in running):
+            if self._signals > max(signals, 1):
+                log.warning("second signal: killing the workers that are still stopping")
+                break
+            if self._clock() >= deadline:
+                log.warning("workers did not stop within %.0f s; killing them", STOP_GRACE_S)
+                break
+            time.sleep(TICK_S)
         for process in running:
-            try:
-                process.wait(timeout=max(0.0, deadline - self._clock()))
-            except subprocess.TimeoutExpired:
-                log.warning("worker pid %d did not stop in time; killing it", process.pid)
+            if process.poll() is None:
                 process.kill()
                 process.wait()
 
@@ -175,10 +236,27 @@ def supervise(settings: Settings, workers: int, until_idle: float | None) -> int
     args += ["--extractor", settings.extractor]
     args += [] if until_idle is None else ["--until-idle", str(until_idle)]
     logs.bind(instance=f"supervisor-{socket.gethostname()}-{os.getpid()}")
+    port = settings.metrics_port
     supervisor = Supervisor(
-        workers, lambda _: child_command(args), lambda i: child_env(i, settings.metrics_port)
+        workers,
+        lambda _: child_command(args),
+        lambda i: child_env(i, port),
+        until_idle=until_idle is not None,
+        liveness=None if port is None else (lambda i: probe_livez(settings.metrics_host, port + i)),
     )
     return supervisor.run()
+
+
+def probe_livez(host: str, port: int) -> bool | None:
+    """True when the member's /livez answers 200, False for another answer, None for none."""
+    address = "127.0.0.1" if host in ("0.0.0.0", "") else host  # noqa: S104 - reading, not binding
+    try:
+        with urllib.request.urlopen(f"http://{address}:{port}/livez", timeout=2) as answer:
+            return bool(answer.status == 200)
+    except urllib.error.HTTPError:
+        return False
+    except OSError:
+        return None
 
 
 def child_command(args: Sequence[str]) -> list[str]:

@@ -155,3 +155,31 @@ def converged(ports: list[int]) -> bool:
 
 def current_hashes(pipeline) -> dict:
     return {(u, t): h for (u, t, h) in read_state(pipeline.engine).current}
+
+
+def test_a_child_stopped_by_sigterm_is_restarted_and_the_supervisor_keeps_running(
+    pipeline, tmp_path
+):
+    """Without --until-idle a member never 'finishes': a stray SIGTERM (exit 0) is restarted,
+    and the supervisor does not exit when the last original child has gone."""
+    log = tmp_path / "supervisor.log"
+    with log.open("wb") as sink:
+        supervisor = subprocess.Popen(
+            [sys.executable, "-m", "cardwright", "consume", "--workers", "2"],
+            env=pipeline.env(CARDWRIGHT_LOG_FORMAT="json"),
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+        )
+    try:
+        wait_for(lambda: len(children(log)) == 2, timeout=SETTLE_S)
+        first = [children(log)[i][0] for i in (0, 1)]
+        for pid in first:
+            os.kill(pid, signal.SIGTERM)
+        wait_for(lambda: all(len(children(log).get(i, [])) >= 2 for i in (0, 1)), SETTLE_S)
+        assert supervisor.poll() is None
+        restarted = [children(log)[i][-1] for i in (0, 1)]
+        assert all(alive(pid) for pid in restarted) and not set(restarted) & set(first)
+    finally:
+        stop(supervisor)
+    assert supervisor.returncode == 0
+    assert not any(alive(pid) for pid in restarted)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import signal
+import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 from cardwright import supervisor
 from cardwright.supervisor import (
@@ -40,7 +43,7 @@ def test_children_that_finish_are_not_restarted_and_the_supervisor_exits_0():
         started.append(index)
         return python("pass")
 
-    assert Supervisor(2, command, lambda i: {}).run() == 0
+    assert Supervisor(2, command, lambda i: {}, until_idle=True).run() == 0
     assert sorted(started) == [0, 1]
 
 
@@ -62,7 +65,7 @@ def test_a_crashed_child_is_restarted_after_the_backoff(tmp_path, monkeypatch):
         "n = len(p.read_text()) if p.exists() else 0; p.write_text('x' * (n + 1)); "
         "sys.exit(1 if n < 2 else 0)"
     )
-    assert Supervisor(1, lambda i: python(code), lambda i: {}).run() == 0
+    assert Supervisor(1, lambda i: python(code), lambda i: {}, until_idle=True).run() == 0
     assert marker.read_text() == "xxx"
 
 
@@ -88,3 +91,91 @@ def test_sigterm_stops_all_children_cleanly(tmp_path):
     threading.Thread(target=stop_when_ready, daemon=True).start()
     assert sup.run() == 0
     assert all(p.read_text() == "ok" for p in stopped)
+
+
+def _stop_after(sup: Supervisor, done: Callable[[], bool], signals: int = 1) -> None:
+    def watch() -> None:
+        deadline = time.monotonic() + 60
+        while not done() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for _ in range(signals):
+            sup.request_stop(signal.SIGTERM)
+            time.sleep(0.3)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def test_without_until_idle_a_child_that_exits_0_is_restarted(tmp_path, monkeypatch):
+    """A member stopped by a stray SIGTERM (exit 0) is not 'finished': N must keep running."""
+    monkeypatch.setattr(supervisor, "RESTART_BASE_S", 0.05)
+    marker = tmp_path / "runs"
+    code = (
+        f"import pathlib; p = pathlib.Path({str(marker)!r}); "
+        "p.write_text(p.read_text() + 'x' if p.exists() else 'x')"
+    )
+    sup = Supervisor(1, lambda i: python(code), lambda i: {})
+    _stop_after(sup, lambda: marker.exists() and len(marker.read_text()) >= 3)
+    assert sup.run() == 0
+    assert len(marker.read_text()) >= 3
+
+
+def test_a_child_whose_liveness_keeps_failing_is_killed_and_restarted(tmp_path, monkeypatch):
+    monkeypatch.setattr(supervisor, "LIVENESS_CHECK_S", 0.05)
+    monkeypatch.setattr(supervisor, "RESTART_BASE_S", 0.05)
+    marker = tmp_path / "starts"
+    code = (
+        f"import pathlib, time; p = pathlib.Path({str(marker)!r}); "
+        "p.write_text(p.read_text() + 'x' if p.exists() else 'x'); time.sleep(60)"
+    )
+    checks: list[int] = []
+
+    def liveness(index: int) -> bool:
+        checks.append(index)
+        return False  # a member that says it is stuck
+
+    sup = Supervisor(1, lambda i: python(code), lambda i: {}, liveness=liveness)
+    _stop_after(sup, lambda: marker.exists() and len(marker.read_text()) >= 2)
+    assert sup.run() == 0
+    assert len(marker.read_text()) >= 2  # killed once, started again
+    assert len(checks) >= supervisor.LIVENESS_FAILURES
+
+
+def test_unknown_liveness_is_tolerated_during_the_start_up_grace(tmp_path, monkeypatch):
+    monkeypatch.setattr(supervisor, "LIVENESS_CHECK_S", 0.05)
+    marker = tmp_path / "starts"
+    code = (
+        f"import pathlib, time; p = pathlib.Path({str(marker)!r}); "
+        "p.write_text(p.read_text() + 'x' if p.exists() else 'x'); time.sleep(60)"
+    )
+    checks: list[int] = []
+
+    def liveness(index: int) -> None:
+        checks.append(index)  # not serving yet
+
+    sup = Supervisor(1, lambda i: python(code), lambda i: {}, liveness=liveness)
+    _stop_after(sup, lambda: len(checks) >= 2 * supervisor.LIVENESS_FAILURES)
+    assert sup.run() == 0
+    assert marker.read_text() == "x"  # never killed
+
+
+def test_a_second_signal_kills_children_that_are_still_stopping(tmp_path, monkeypatch):
+    ready = tmp_path / "ready"
+    code = (
+        "import pathlib, signal, sys, time\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a member stuck in a long turn\n"
+        f"pathlib.Path({str(ready)!r}).write_text('ok')\n"
+        "time.sleep(120)\n"
+    )
+    started: list[subprocess.Popen[bytes]] = []
+    sup = Supervisor(1, lambda i: python(code), lambda i: {})
+    _stop_after(sup, ready.exists, signals=2)
+    original = supervisor.subprocess.Popen
+
+    def remember(*args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
+        process = original(*args, **kwargs)
+        started.append(process)
+        return process
+
+    monkeypatch.setattr(supervisor.subprocess, "Popen", remember)
+    assert sup.run() == 0
+    assert started[0].returncode == -signal.SIGKILL  # killed, not waited out for 60 s
