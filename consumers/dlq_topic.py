@@ -38,8 +38,10 @@ REQUEST_TIMEOUT_S = 10.0
 STALL_TIMEOUT_S = 30.0
 # Records per consume() call: large enough to amortise the call, small enough to print promptly.
 CONSUME_BATCH = 500
-# How long one consume() call waits; short so an empty fetch re-checks the position soon.
-CONSUME_WAIT_S = 0.5
+# How long one consume() call waits for a full batch. consume() returns early only once it has
+# CONSUME_BATCH records, so this is paid at the end of every partition: short, so a small DLQ
+# lists at once; an empty wait just re-checks the fetch position.
+CONSUME_WAIT_S = 0.1
 # The reader's group id. It is never joined (assign, not subscribe) and never committed to;
 # librdkafka still wants one configured for a consumer.
 READER_GROUP = "cardwright-dlq-reader"

@@ -19,6 +19,7 @@ import orjson
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
+from cardwright.cli import main
 from cardwright.consumers.dlq import DeadLetters
 from cardwright.consumers.dlq_topic import READER_GROUP
 from cardwright.errors import BadInput
@@ -37,19 +38,37 @@ from tests.integration.support import (
 WAIT_S = 30.0
 
 
-def cli(pipeline: Any, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "cardwright", "dlq", *args, "--topic", pipeline.topic],
-        env=pipeline.env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+@dataclass(frozen=True)
+class Done:
+    returncode: int
+    stdout: str
+    stderr: str
 
 
-def cli_json(pipeline: Any, *args: str, status: int = 0) -> dict[str, Any]:
-    done = cli(pipeline, *args, "--json")
+@pytest.fixture
+def run(pipeline, monkeypatch, capsys):
+    """Runs `cardwright dlq ARGS --topic <test topic>` in this process, through the console
+    script's own ``main`` (exit codes included): a subprocess per call would cost seconds of
+    start-up each on a busy machine. One test below goes through a real subprocess."""
+    for name, value in pipeline.env().items():
+        if name.startswith("CARDWRIGHT_"):
+            monkeypatch.setenv(name, value)
+
+    def invoke(*args: str) -> Done:
+        monkeypatch.setattr(sys, "argv", ["cardwright", "dlq", *args, "--topic", pipeline.topic])
+        capsys.readouterr()
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        out, err = capsys.readouterr()
+        return Done(code, out, err)
+
+    return invoke
+
+
+def as_json(done: Done, status: int = 0) -> dict[str, Any]:
     assert done.returncode == status, done.stderr
     document: dict[str, Any] = json.loads(done.stdout)
     return document
@@ -85,7 +104,7 @@ def read_from(bootstrap: str, topic: str, starts: list[int]) -> list[Any]:
     return records
 
 
-def test_a_record_redriven_twice_is_stored_once_and_extracted_once(pipeline):
+def test_a_record_redriven_twice_is_stored_once_and_extracted_once(pipeline, run):
     """A valid event with a wrong key is dead-lettered; redriving it (re-keyed by topic_id)
     twice applies it once: one message row, one extract run, its cards."""
     good = event("t-redrive", "m1", "I'll send the draft to Alice on Friday.")
@@ -98,7 +117,7 @@ def test_a_record_redriven_twice_is_stored_once_and_extracted_once(pipeline):
     consume_until_idle(pipeline.env())
     assert read_state(pipeline.engine).messages == frozenset()
 
-    listed = cli_json(pipeline, "list")
+    listed = as_json(run("list", "--json"))
     assert listed["count"] == 2
     by_reason = {r["reason"]: r for r in listed["records"]}
     assert set(by_reason) == {ev.REASON_KEY_MISMATCH, ev.REASON_INVALID_JSON}
@@ -109,19 +128,19 @@ def test_a_record_redriven_twice_is_stored_once_and_extracted_once(pipeline):
         pipeline.topic,
     )
     position = f"{moved['dlq_partition']}:{moved['dlq_offset']}"
-    assert cli_json(pipeline, "list", "--reason", ev.REASON_KEY_MISMATCH)["count"] == 1
+    assert as_json(run("list", "--reason", ev.REASON_KEY_MISMATCH, "--json"))["count"] == 1
     # Listing reads without a group: nothing is ever committed for the reader.
     assert committed_offsets(pipeline.bootstrap, READER_GROUP, pipeline.dlq, 1) == {}
 
     before = end_offsets(pipeline.bootstrap, pipeline.topic, TEST_TOPIC_PARTITIONS)
-    dry = cli_json(pipeline, "redrive", "--reason", ev.REASON_KEY_MISMATCH, "--dry-run")
+    dry = as_json(run("redrive", "--reason", ev.REASON_KEY_MISMATCH, "--dry-run", "--json"))
     assert (dry["dry_run"], dry["selected"], dry["redriven"]) == (True, 1, 1)
     assert end_offsets(pipeline.bootstrap, pipeline.topic, TEST_TOPIC_PARTITIONS) == before
 
-    first = cli_json(pipeline, "redrive", "--reason", ev.REASON_KEY_MISMATCH)
+    first = as_json(run("redrive", "--reason", ev.REASON_KEY_MISMATCH, "--json"))
     assert (first["dry_run"], first["redriven"], first["skipped"]) == (False, 1, [])
     # --all also selects the invalid JSON record, which has no topic_id: reported, exit 1.
-    second = cli_json(pipeline, "redrive", "--all", status=1)
+    second = as_json(run("redrive", "--all", "--json"), status=1)
     assert second["redriven"] == 1
     assert [s["reason"] for s in second["skipped"]] == ["no_topic_id"]
 
@@ -140,7 +159,7 @@ def test_a_record_redriven_twice_is_stored_once_and_extracted_once(pipeline):
     assert len(state.runs) == 1
     assert state.cards, "the redriven message's cards are present"
     # Nothing the redrive published went back to the DLQ.
-    assert cli_json(pipeline, "list")["count"] == 2
+    assert as_json(run("list", "--json"))["count"] == 2
 
 
 @dataclass
@@ -184,11 +203,11 @@ def dead_letters(pipeline):
     return pipeline
 
 
-def test_list_selects_by_reason_source_partition_offsets_time_and_limit(dead_letters):
+def test_list_selects_by_reason_source_partition_offsets_time_and_limit(dead_letters, run):
     p = dead_letters
 
     def positions(*args: str) -> list[tuple[int, int]]:
-        found = cli_json(p, "list", *args)["records"]
+        found = as_json(run("list", *args, "--json"))["records"]
         return [(r["source_partition"], r["source_offset"]) for r in found]
 
     everything = [(0, 10), (0, 11), (0, 12), (1, 10), (1, 11), (1, 12)]
@@ -202,7 +221,7 @@ def test_list_selects_by_reason_source_partition_offsets_time_and_limit(dead_let
     assert positions("--until", "2000-01-01T00:00:00Z") == []
     assert positions("--since", "2000-01-01T00:00:00+02:00") == everything
 
-    text = cli(p, "list", "--source-partition", "0")
+    text = run("list", "--source-partition", "0")
     assert text.returncode == 0, text.stderr
     lines = text.stdout.splitlines()
     assert len(lines) == 3
@@ -213,9 +232,9 @@ def test_list_selects_by_reason_source_partition_offsets_time_and_limit(dead_let
     assert "\x1b" not in text.stdout
 
 
-def test_show_prints_headers_key_and_value_and_refuses_unknown_positions(dead_letters):
-    p = dead_letters
-    shown = cli_json(p, "show", "0:4")
+@pytest.mark.usefixtures("dead_letters")
+def test_show_prints_headers_key_and_value_and_refuses_unknown_positions(run):
+    shown = as_json(run("show", "0:4", "--json"))
     headers = dict(shown["headers"])
     assert headers["cardwright.reason"] == ev.REASON_KEY_MISMATCH
     assert headers["cardwright.source.offset"] == "11"
@@ -225,19 +244,19 @@ def test_show_prints_headers_key_and_value_and_refuses_unknown_positions(dead_le
     value = base64.b64decode(shown["value_base64"])
     assert orjson.loads(value) == shown["value_json"]
 
-    text = cli(p, "show", "0:4")
+    text = run("show", "0:4")
     assert text.returncode == 0, text.stderr
     assert '"topic_id": "t-1"' in text.stdout  # pretty JSON
     assert "cardwright.source.partition: 1" in text.stdout
 
-    missing = cli(p, "show", "0:99")
+    missing = run("show", "0:99")
     assert missing.returncode == 1
     assert "no record at" in missing.stderr and "offsets 0..5" in missing.stderr
-    assert cli(p, "show", "3:0").returncode == 1
-    assert cli(p, "show", "zero").returncode == 2
+    assert run("show", "3:0").returncode == 1
+    assert run("show", "zero").returncode == 2
 
 
-def test_a_truncated_copy_is_shown_as_such_and_never_redriven(pipeline):
+def test_a_truncated_copy_is_shown_as_such_and_never_redriven(pipeline, run):
     original = orjson.dumps({"topic_id": "t-big", "text": "y" * 5000})
     cut = original[:100]
     headers = [
@@ -252,25 +271,25 @@ def test_a_truncated_copy_is_shown_as_such_and_never_redriven(pipeline):
     producer.produce(pipeline.dlq, value=cut, key=b"t-big", headers=headers)
     assert producer.flush(WAIT_S) == 0
 
-    [listed] = cli_json(pipeline, "list")["records"]
+    [listed] = as_json(run("list", "--json"))["records"]
     assert listed["truncated"] is True
-    shown = cli_json(pipeline, "show", "0:0")
+    shown = as_json(run("show", "0:0", "--json"))
     assert shown["original_size"] == len(original)
-    assert "TRUNCATED" in cli(pipeline, "show", "0:0").stdout
+    assert "TRUNCATED" in run("show", "0:0").stdout
 
     before = end_offsets(pipeline.bootstrap, pipeline.topic, TEST_TOPIC_PARTITIONS)
-    done = cli(pipeline, "redrive", "--source-partition", "2")
+    done = run("redrive", "--source-partition", "2")
     assert done.returncode == 1
     assert "0:0: not redriven: truncated_copy" in done.stderr
     assert "republish the original" in done.stderr
     assert end_offsets(pipeline.bootstrap, pipeline.topic, TEST_TOPIC_PARTITIONS) == before
 
 
-def test_usage_errors_exit_2_and_an_unknown_topic_exits_1(pipeline):
-    assert cli(pipeline, "redrive").returncode == 2
-    assert cli(pipeline, "redrive", "--all", "--reason", "x").returncode == 2
-    assert cli(pipeline, "list", "--since", "2024-01-01").returncode == 2
-    assert cli(pipeline, "list", "--from-offset", "5", "--to-offset", "4").returncode == 2
+def test_usage_errors_exit_2_and_an_unknown_topic_exits_1(pipeline, run):
+    assert run("redrive").returncode == 2
+    assert run("redrive", "--all", "--reason", "x").returncode == 2
+    assert run("list", "--since", "2024-01-01").returncode == 2
+    assert run("list", "--from-offset", "5", "--to-offset", "4").returncode == 2
     done = subprocess.run(
         [sys.executable, "-m", "cardwright", "dlq", "list", "--topic", f"{pipeline.topic}-nope"],
         env=pipeline.env(),
