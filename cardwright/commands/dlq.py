@@ -16,7 +16,8 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Mapping
+from contextlib import closing
 from typing import Annotated, Any
 
 import typer
@@ -109,7 +110,9 @@ def _settings(topic: str | None, bootstrap_servers: str | None) -> Settings:
     return load_settings(kafka_bootstrap_servers=bootstrap_servers, events_topic=topic)
 
 
-def _selected(reader: DlqReader, selector: Selector, what: str) -> Iterator[DeadLetter]:
+def _selected(
+    reader: DlqReader, selector: Selector, what: str
+) -> Generator[DeadLetter, None, None]:
     """The records ``selector`` matches, with a progress bar over the offsets read."""
     ranges = reader.ranges(since_ms=selector.since_ms)
     with progress(f"{what} {reader.topic}", total=sum(r.size for r in ranges)) as advance:
@@ -144,8 +147,12 @@ def list_(
     settings = _settings(topic, bootstrap_servers)
     found: list[dict[str, Any]] = []  # --json prints one document at the end
     count = 0
-    with DlqReader(client_properties(settings), settings.dlq_topic) as reader:
-        for record in _selected(reader, selector, "reading"):
+    with (
+        DlqReader(client_properties(settings), settings.dlq_topic) as reader,
+        # closing: --limit leaves the scan early; its partition is unassigned before the close.
+        closing(_selected(reader, selector, "reading")) as records,
+    ):
+        for record in records:
             count += 1
             if json_output:
                 found.append(summary(record))
