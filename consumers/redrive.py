@@ -1,13 +1,13 @@
 """What redriving a dead-lettered record publishes, decided without Kafka.
 
 A redrive publishes the record's original value, byte for byte, back to the events topic, keyed
-by the value's ``topic_id`` as the contract requires (design, "Message event"): that is what
+by the value's ``topic_id`` as the contract requires (docs/design.md, "Message event"): that is what
 makes a ``key_mismatch`` record usable, and it puts the topic in its own partition. A header
 ``cardwright.redriven-from`` names the DLQ position it came from.
 
 Redriving is safe to repeat: a member stores a message by its highest ``(revision, event_id)``,
 so a second delivery of the same event changes nothing, and its cards are extracted once per
-input (design, "Failures": "a redriven record applies once").
+input (docs/design.md, "Failures": "a redriven record applies once").
 
 Some records cannot be redriven and are skipped with a reason: a truncated copy (the DLQ holds
 only the start of the original, so publishing it would only dead-letter it again) and a value
@@ -61,14 +61,13 @@ def plan_redrive(record: DeadLetter) -> Redrive | Skip:
             f"(sha256 {record.original_sha256 or '?'}); republish the original from its source",
         )
     topic_id = _topic_id(record.value)
-    if topic_id is None:
+    if record.value is None or topic_id is None:
         return Skip(
             record.position,
             SKIP_NO_TOPIC_ID,
             "the value is not a JSON object with a non-empty string topic_id, so it has no "
             "key the events topic accepts",
         )
-    assert record.value is not None  # a value with a topic_id exists
     return Redrive(
         position=record.position,
         key=topic_id,
