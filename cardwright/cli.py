@@ -55,6 +55,7 @@ def _root(
 # --- subcommand registration (one line per module; keep sorted) -------------------------------
 from cardwright.commands import cards as cards_cmd  # noqa: E402
 from cardwright.commands import consume as consume_cmd  # noqa: E402
+from cardwright.commands import dlq as dlq_cmd  # noqa: E402
 from cardwright.commands import lag as lag_cmd  # noqa: E402
 from cardwright.commands import migrate as migrate_cmd  # noqa: E402
 from cardwright.commands import publish as publish_cmd  # noqa: E402
@@ -64,6 +65,7 @@ from cardwright.stack.cli import app as stack_app  # noqa: E402
 
 app.command("cards")(cards_cmd.cards)
 app.command("consume")(consume_cmd.consume)
+app.add_typer(dlq_cmd.app, name="dlq")
 app.command("lag")(lag_cmd.lag)
 app.command("migrate")(migrate_cmd.migrate)
 app.command("publish")(publish_cmd.publish)
