@@ -106,7 +106,10 @@ def read_snapshot(engine: Engine, user_id: str, topic_id: str) -> StoredTopic | 
                     messages.c.topic_id == topic_id,
                     messages.c.deleted.is_(False),
                 )
-                .order_by(messages.c.created_at, messages.c.message_id)
+                # The order of the source hash (docs/design.md, "Source hash"): ties in
+                # created_at by message_id in code point order, which is byte order under the
+                # "C" collation whatever the database's own; the extractor sees this order.
+                .order_by(messages.c.created_at, messages.c.message_id.collate("C"))
             ).all()
     snapshot = TopicSnapshot(
         user_id=user_id,
