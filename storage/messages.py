@@ -1,9 +1,16 @@
-"""Persisting a batch of message events: one transaction, idempotent by revision.
+"""Persisting a batch of message events: one transaction, idempotent by (revision, event_id).
 
-A stored message changes only when an event carries a higher revision, so redelivery and any
-order of arrival end in the same rows. A topic belongs to the first conversation that names it,
-and a message to the first topic that names it; events that contradict either are bad input and
-are handed back for the DLQ instead of being applied.
+The stored message is the event with the highest ``(revision, event_id)`` seen, every field of
+it (docs/design.md, "Message event"): an event replaces the stored row only when its pair is
+higher, compared the same way in Python (within a batch) and in SQL (against the stored row), so
+redelivery, any order of arrival and any cut into batches, members or groups end in the same
+rows. event_id is compared as its canonical text (lowercase hex, fixed hyphens) in code point
+order: in SQL under COLLATE "C", whatever the database collation; that order is the UUIDs' byte
+order too (pinned by a property test).
+
+A topic belongs to the first conversation that names it, and a message to the first topic that
+names it; events that contradict either are bad input and are handed back for the DLQ instead
+of being applied.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from sqlalchemy import (
     bindparam,
     func,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert
@@ -64,10 +72,14 @@ def persist_batch(
         ("message_id", Text, [m for _, m in sorted(message_keys)]),
     )
     stored_messages = {
-        (row.user_id, row.message_id): (row.topic_id, row.revision)
+        (row.user_id, row.message_id): (row.topic_id, (row.revision, row.event_id))
         for row in connection.execute(
             select(
-                messages.c.user_id, messages.c.message_id, messages.c.topic_id, messages.c.revision
+                messages.c.user_id,
+                messages.c.message_id,
+                messages.c.topic_id,
+                messages.c.revision,
+                messages.c.event_id,
             ).join(
                 wanted_messages,
                 and_(
@@ -118,18 +130,18 @@ def persist_batch(
         connection.execute(insert(topics).on_conflict_do_nothing(), new_topics)
 
     changed_per_topic: dict[TopicKey, int] = defaultdict(int)
-    # A stored message at the same or a higher revision cannot change: leave it out of the
-    # upsert (a replay of processed events then writes nothing). The upsert's own WHERE still
-    # guards against a concurrent writer that raised the revision after this read.
+    # A stored message at the same or a higher (revision, event_id) cannot change: leave it out
+    # of the upsert (a replay of processed events then writes nothing). The upsert's own WHERE
+    # still guards against a concurrent writer that stored a higher pair after this read.
     editable = planted(EDITS_WITHOUT_REVISION_CHECK)
     changing = [
         key
         for key in sorted(latest)
         if key not in stored_messages
         or (
-            stored_messages[key][1] != latest[key].revision
+            stored_messages[key][1][0] != latest[key].revision
             if editable
-            else stored_messages[key][1] < latest[key].revision
+            else stored_messages[key][1] < version_of(latest[key])
         )
     ]
     if changing:
@@ -139,11 +151,13 @@ def persist_batch(
         stmt = insert(messages).from_select(MESSAGE_COLUMNS, select(rows))
         upsert = stmt.on_conflict_do_update(
             index_elements=[messages.c.user_id, messages.c.message_id],
+            # Every field of the winning event, created_at included: an edit may correct it.
             set_={
                 name: stmt.excluded[name]
                 for name in (
                     "role",
                     "text",
+                    "created_at",
                     "revision",
                     "deleted",
                     "occurred_at",
@@ -151,11 +165,17 @@ def persist_batch(
                 )
             }
             | {"updated_at": func.now()},
-            # Only a higher revision changes a stored message, and never its topic.
+            # Only a higher (revision, event_id) changes a stored message, and never its topic.
+            # A row comparison, event_id in code point order (COLLATE "C") as version_of orders
+            # it in Python; a same-revision event with a higher event_id thus wins in a later
+            # batch exactly as it wins within one.
             where=(
                 (messages.c.revision != stmt.excluded.revision)
                 if editable
-                else (messages.c.revision < stmt.excluded.revision)
+                else (
+                    tuple_(messages.c.revision, messages.c.event_id.collate("C"))
+                    < tuple_(stmt.excluded.revision, stmt.excluded.event_id.collate("C"))
+                )
             )
             & (messages.c.topic_id == stmt.excluded.topic_id),
         ).returning(messages.c.user_id, messages.c.topic_id)
@@ -237,9 +257,15 @@ def _worth_updating(
     return bool(at > known.last_event_at)
 
 
+def version_of(event: MessageEvent) -> tuple[int, str]:
+    """The pair that orders an event among its message's events, as stored: event_id as its
+    canonical text, compared in code point order (the SQL side uses COLLATE "C")."""
+    return (event.revision, str(event.event_id))
+
+
 def _newer(candidate: MessageEvent, current: MessageEvent) -> bool:
-    """Highest revision wins; ties are broken deterministically so any order gives one answer."""
-    return (candidate.revision, str(candidate.event_id)) > (current.revision, str(current.event_id))
+    """The highest (revision, event_id) wins, so any order of arrival gives one answer."""
+    return version_of(candidate) > version_of(current)
 
 
 # The columns an event fills, in the order of the arrays that carry them.

@@ -79,17 +79,19 @@ def cards_by_topic(engine: Engine, user_id: str, topic_id: str) -> TopicCards | 
 
 
 def cards_by_conversation(engine: Engine, user_id: str, conversation_id: str) -> list[TopicCards]:
-    """Each topic of the conversation with its own complete card set, in topic order."""
+    """Each topic of the conversation with its own complete card set, in topic_id code point
+    order whatever the database collation."""
     with _read(engine) as connection, connection.begin():
         topic_rows = connection.execute(
             select(topics.c.topic_id, topics.c.current_run_id, topics.c.cards_source_hash)
             .where(topics.c.user_id == user_id, topics.c.conversation_id == conversation_id)
-            .order_by(topics.c.topic_id)
+            # Code point order, as everywhere ids are ordered, whatever the database collation.
+            .order_by(topics.c.topic_id.collate("C"))
         ).all()
         card_rows = connection.execute(
             select(cards)
             .where(cards.c.user_id == user_id, cards.c.conversation_id == conversation_id)
-            .order_by(cards.c.topic_id, cards.c.position)
+            .order_by(cards.c.topic_id.collate("C"), cards.c.position)
         ).all()
     by_topic: dict[str, list[StoredCard]] = {}
     for row in card_rows:

@@ -55,7 +55,19 @@ class Outcome(StrEnum):
     REUSED_RUN = "reused"  # input came back to an earlier state: cards re-derived, no new run
     NOOP = "noop"  # the cards already come from this source hash
     STALE = "stale"  # newer cards exist; this extraction came from an older state
-    MISSING = "missing"  # the topic row does not exist (e.g. a database reset under us)
+    # The topic row does not exist. Persisting an event always creates its topic's row and
+    # nothing in cardwright deletes one, so for a consumer that persisted events of the topic
+    # this means the database lost them (reset, restored, rows deleted by hand): their effect
+    # is NOT durable. For ``cardwright reextract`` it just means "no such topic".
+    MISSING = "missing"
+
+    @property
+    def durable(self) -> bool:
+        """Whether everything persisted for the topic before this outcome is now reflected in
+        durable cards (or fenced by newer ones), so offsets waiting on the topic may be
+        released (docs/design.md, "Flow"). False only for MISSING: the events must be
+        persisted again (redelivered from the committed offset), never released."""
+        return self is not Outcome.MISSING
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +92,11 @@ class StoredTopic:
 
 
 def read_snapshot(engine: Engine, user_id: str, topic_id: str) -> StoredTopic | None:
-    """The topic's live messages and the state_version they belong to, from one snapshot."""
+    """The topic's live messages and the state_version they belong to, from one snapshot.
+
+    None when the topic row does not exist: see ``Outcome.MISSING`` for what that means to a
+    consumer that persisted events of the topic (not durable; never release their offsets).
+    """
     with engine.connect() as connection:
         connection = connection.execution_options(isolation_level="REPEATABLE READ")
         with connection.begin():
@@ -106,7 +122,10 @@ def read_snapshot(engine: Engine, user_id: str, topic_id: str) -> StoredTopic | 
                     messages.c.topic_id == topic_id,
                     messages.c.deleted.is_(False),
                 )
-                .order_by(messages.c.created_at, messages.c.message_id)
+                # The order of the source hash (docs/design.md, "Source hash"): ties in
+                # created_at by message_id in code point order, which is byte order under the
+                # "C" collation whatever the database's own; the extractor sees this order.
+                .order_by(messages.c.created_at, messages.c.message_id.collate("C"))
             ).all()
     snapshot = TopicSnapshot(
         user_id=user_id,

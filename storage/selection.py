@@ -5,7 +5,8 @@
   ``cards_updated_at`` at or after it);
 - every topic with a recorded extraction failure newer than its current cards (or with no cards).
 
-Each optionally narrowed to one user. Topics come back in key order, so a run is repeatable.
+Each optionally narrowed to one user. Topics come back in key order (code point order of the
+ids, whatever the database collation), so a run is repeatable.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ def failed_after_cards(engine: Engine, user_id: str | None = None) -> list[Topic
 def _keys(engine: Engine, query: Select[Any], user_id: str | None) -> list[TopicKey]:
     if user_id is not None:
         query = query.where(topics.c.user_id == user_id)
-    query = query.order_by(topics.c.user_id, topics.c.topic_id)
+    # Code point order of the ids (byte order under "C"), the same on every database.
+    query = query.order_by(topics.c.user_id.collate("C"), topics.c.topic_id.collate("C"))
     with engine.connect() as connection:
         return [(row.user_id, row.topic_id) for row in connection.execute(query)]
