@@ -1,7 +1,10 @@
-"""The Extractor protocol and lookup by name through the ``cardwright.extractors`` entry points."""
+"""The Extractor protocol and lookup: by name through the ``cardwright.extractors`` entry points,
+or by an importable factory, ``package.module:attr``, for plug-ins installed without one.
+"""
 
 from __future__ import annotations
 
+import importlib
 from importlib.metadata import entry_points
 from typing import Protocol, runtime_checkable
 
@@ -30,11 +33,15 @@ def available_extractors() -> list[str]:
 
 
 def load_extractor(spec: str) -> Extractor:
-    """Instantiate the extractor registered under ``name``, or ``name@version``.
+    """Instantiate the extractor registered under ``name``, or ``name@version``, or made by the
+    factory ``package.module:attr``.
 
     A version pins the extractor's id (and so the source hash) to that version, for factories
-    that accept a ``version`` keyword; re-deriving every topic is then one replay away.
+    that accept a ``version`` keyword; re-deriving every topic is then one replay away. A factory
+    spec takes no version: the factory names its own ``extractor_id``.
     """
+    if ":" in spec:
+        return _from_factory(spec)
     name, _, version = spec.partition("@")
     matches = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
     if not matches:
@@ -44,4 +51,28 @@ def load_extractor(spec: str) -> Extractor:
     extractor = factory(version=version) if version else factory()
     if not isinstance(extractor, Extractor):
         raise ConfigurationError(f"entry point {name!r} does not provide an Extractor")
+    return extractor
+
+
+def _from_factory(spec: str) -> Extractor:
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr or "@" in spec:
+        raise ConfigurationError(
+            f"extractor {spec!r}: a factory is named as package.module:attr (no @version)"
+        )
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigurationError(
+            f"extractor {spec!r}: cannot import {module_name!r} ({exc}); is it on PYTHONPATH?"
+        ) from None
+    factory = getattr(module, attr, None)
+    if not callable(factory):
+        raise ConfigurationError(f"extractor {spec!r}: {module_name} has no callable {attr!r}")
+    extractor = factory()
+    if not isinstance(extractor, Extractor):
+        raise ConfigurationError(
+            f"extractor {spec!r}: {attr}() returned {type(extractor).__name__}, not an Extractor"
+            " (it needs an extractor_id and an extract(snapshot) method)"
+        )
     return extractor

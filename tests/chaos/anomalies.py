@@ -14,6 +14,7 @@ Kinds (stable names the reports and tests use):
   regressing_card_set       a sampled set older than one sampled before it
   offset_passed_watermark   a commit passed an event whose effect was not yet durable
   dlq_missing               a poison record absent from the DLQ, altered, or with the wrong reason
+  dlq_duplicate             a poison record copied to the DLQ more than once in one delivery
   valid_event_dead_lettered a record the model applies was dead-lettered
   no_convergence            lag or pending topics remained past the bound after the last fault
   worker_crashed            a consumer exited on its own, not by the harness or a failpoint

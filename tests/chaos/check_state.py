@@ -2,11 +2,13 @@
 
 Final state: every message, topic and card equals the model; runs are unique per source hash and
 derive from input states the topic really had; every card belongs to its topic's current run.
-DLQ: every poison record is there, unaltered, with a reason that fits; no applied record is.
+DLQ: every poison record is there, unaltered, with a reason that fits, exactly once per delivery
+of it; no applied record is there.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter, defaultdict
 from typing import Any
 
@@ -26,7 +28,7 @@ def check_messages(model: Model, db: DbState, findings: Findings) -> None:
         expected = {
             "topic_id": event.topic_id,
             "conversation_id": event.conversation_id,
-            "role": event.role.value,
+            "role": event.role,
             "text": "" if event.deleted else event.text,
             "created_at": event.created_at,
             "revision": event.revision,
@@ -156,7 +158,17 @@ def check_runs(model: Model, db: DbState, expect: ExpectedCards, findings: Findi
             )
 
 
-def check_dlq(model: Model, dead: list[DeadRecord], topic: str, findings: Findings) -> None:
+# Kafka timestamps are whole milliseconds; audit times are floats.
+SLACK_S = 0.002
+
+
+def check_dlq(
+    model: Model,
+    dead: list[DeadRecord],
+    topic: str,
+    findings: Findings,
+    audit: list[dict[str, Any]] | None = None,
+) -> None:
     by_source: dict[tuple[int, int], list[DeadRecord]] = defaultdict(list)
     for record in dead:
         source = record.source()
@@ -186,6 +198,16 @@ def check_dlq(model: Model, dead: list[DeadRecord], topic: str, findings: Findin
                     c.key == verdict.record.key and c.value == verdict.record.value for c in copies
                 ],
             )
+        elif len(fitting) < len(copies):
+            findings.add(
+                "dlq_missing",
+                source=where,
+                problem="a copy is altered or has a reason that does not fit",
+                expected_reasons=sorted(verdict.reasons),
+                got_reasons=[c.headers.get("cardwright.reason") for c in copies],
+            )
+        if len(copies) > 1:
+            _check_one_copy_per_delivery(where, copies, audit or [], findings)
     for where, copies in by_source.items():
         applied = model.verdicts.get(where)
         if applied is None or not applied.reasons:
@@ -194,6 +216,35 @@ def check_dlq(model: Model, dead: list[DeadRecord], topic: str, findings: Findin
                 source=where,
                 reasons=[c.headers.get("cardwright.reason") for c in copies],
                 detail=[c.headers.get("cardwright.detail") for c in copies][:2],
+            )
+
+
+def _check_one_copy_per_delivery(
+    where: tuple[int, int],
+    copies: list[DeadRecord],
+    audit: list[dict[str, Any]],
+    findings: Findings,
+) -> None:
+    """A poison record is delivered to a member once per assignment of its partition (a crash,
+    a rebalance or a lost partition redelivers it to the next owner, from the committed offset).
+    So each member's copies of it fall in distinct assignment periods of that partition, the
+    periods read from the member's audit log ("assigned" lines; a copy before any logged
+    assignment counts as the first period). Two copies by one member in one period: a DLQ
+    write was repeated within one delivery."""
+    partition = where[0]
+    starts: dict[str, list[float]] = defaultdict(list)
+    for line in audit:
+        if line.get("event") == "assigned" and partition in line.get("partitions", ()):
+            starts[str(line.get("instance"))].append(float(line["t"]))
+    periods: Counter[tuple[str, int]] = Counter()
+    for copy in copies:
+        member = copy.headers.get("cardwright.consumer", "")
+        begun = sorted(starts.get(member, []))
+        periods[(member, bisect.bisect_right(begun, copy.timestamp_ms / 1000 + SLACK_S))] += 1
+    for (member, period), count in periods.items():
+        if count > 1:
+            findings.add(
+                "dlq_duplicate", source=where, consumer=member, assignment=period, copies=count
             )
 
 

@@ -1,8 +1,10 @@
 """The independent checker: the model from the event log, then every check against the evidence.
 
 It trusts nothing the consumers wrote about themselves except their audit logs, and those only
-for the offset check. Everything else comes from Kafka (the event log and the DLQ) and from
-PostgreSQL as a client sees it (the final tables and the concurrent reader's samples).
+for the offset check and for telling the deliveries of a poison record apart. Everything else
+comes from Kafka (the event log and the DLQ) and from PostgreSQL as a client sees it (the final
+tables and the concurrent reader's samples). The model and the expected cards come from the
+checker's own contract and the oracle extractor's rule, never from the product.
 """
 
 from __future__ import annotations
@@ -19,8 +21,7 @@ from tests.chaos.check_state import check_dlq, check_messages, check_runs, check
 from tests.chaos.expected import ExpectedCards
 from tests.chaos.history import DbState, DeadRecord
 from tests.chaos.model import LogRecord, Model, build_model
-
-EXTRACTOR_ID = "rules@1"
+from tests.chaos.oracle_rule import EXTRACTOR_ID
 
 
 @dataclass(slots=True)
@@ -50,7 +51,7 @@ def check(evidence: Evidence, findings: Findings | None = None) -> Verdict:
     check_messages(model, evidence.db, findings)
     check_topics_and_cards(model, evidence.db, expect, findings)
     check_runs(model, evidence.db, expect, findings)
-    check_dlq(model, evidence.dead, evidence.topic, findings)
+    check_dlq(model, evidence.dead, evidence.topic, findings, evidence.audit)
     sampled = check_samples(evidence.samples, model, expect, findings)
     offsets = check_offsets(evidence.audit, model, evidence.dead, evidence.topic, findings)
     if (

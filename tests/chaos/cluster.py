@@ -65,8 +65,16 @@ class Exit:
 
 
 class Cluster:
-    def __init__(self, env: dict[str, str], out_dir: Path, seed: int, label: str = "w") -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        out_dir: Path,
+        seed: int,
+        label: str = "w",
+        cwd: Path | None = None,
+    ) -> None:
         self.env = env
+        self.cwd = cwd
         self.out_dir = out_dir
         self.label = label
         (out_dir / "audit").mkdir(parents=True, exist_ok=True)
@@ -101,6 +109,7 @@ class Cluster:
                 process = subprocess.Popen(
                     [sys.executable, "-m", "cardwright", "consume", "--no-create-topic"],
                     env=env,
+                    cwd=self.cwd,
                     stdin=subprocess.DEVNULL,
                     stdout=sink,
                     stderr=subprocess.STDOUT,

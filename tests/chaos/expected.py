@@ -1,33 +1,40 @@
-"""Expected cards for a topic's input state, from the extractor, computed once per state."""
+"""Expected cards for a topic's input state: the oracle's rule applied to the model's input,
+computed once per state, with the card ids of ``contract``. Nothing from the product."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Sequence
 from typing import Any
 
-from cardwright.extractors.rules import RulesExtractor
-from cardwright.schema.cards import TopicSnapshot, card_id
+from tests.chaos.contract import card_id
 from tests.chaos.model import TopicModel
-from tests.chaos.sampler import card_digest
+from tests.chaos.oracle_rule import oracle_cards
 
 CardRow = tuple[int, str, str, str, list[str]]  # position, kind, title, body, message_ids
 
 
+def card_digest(cards: Sequence[Sequence[Any]]) -> str:
+    """A digest of card content: (position, kind, title, body, message_ids) per card, in order."""
+    rows = [[int(c[0]), str(c[1]), str(c[2]), str(c[3]), list(c[4])] for c in cards]
+    return hashlib.sha256(json.dumps(rows, ensure_ascii=False).encode()).hexdigest()
+
+
 class ExpectedCards:
-    def __init__(self, extractor: Any | None = None) -> None:
-        self.extractor = extractor or RulesExtractor()
+    def __init__(self) -> None:
         self._cards: dict[tuple[str, str, str], list[CardRow]] = {}
         self._digests: dict[tuple[str, str, str], str] = {}
 
     def cards(self, topic: TopicModel, source_hash: str) -> list[CardRow]:
         key = (*topic.key, source_hash)
         if key not in self._cards:
-            snapshot = TopicSnapshot(
-                topic.key[0], topic.key[1], topic.conversation, 0, topic.inputs[source_hash]
-            )
-            drafts = self.extractor.extract(snapshot)
+            # The model's inputs are already ordered by (created_at, message_id).
             self._cards[key] = [
-                (i, d.kind.value, d.title, d.body, list(d.message_ids))
-                for i, d in enumerate(drafts)
+                (i, kind, title, body, list(ids))
+                for i, (kind, title, body, ids) in enumerate(
+                    oracle_cards(topic.inputs[source_hash])
+                )
             ]
         return self._cards[key]
 

@@ -17,7 +17,7 @@ class Log:
         self.factory = EventFactory(random.Random(7))
         self.records: list[LogRecord] = []
 
-    def add(self, key: bytes, value: bytes, partition: int = 0) -> int:
+    def add(self, key: bytes | None, value: bytes, partition: int = 0) -> int:
         offset = sum(1 for r in self.records if r.partition == partition)
         self.records.append(
             LogRecord(partition, offset, key, value, 1000 * (len(self.records) + 1))

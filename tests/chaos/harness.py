@@ -7,6 +7,7 @@ convergence, then ``finish`` stops everything, reads the evidence back and check
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 import time
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import tests
 from cardwright.producers.publisher import Publisher
 from tests.chaos.anomalies import Findings
 from tests.chaos.checker import Evidence, Verdict, check
@@ -37,6 +39,10 @@ from tests.chaos.workload import Record
 # restarted after the last fault rejoins within the 10 s session timeout. Three minutes is ample
 # for a correct pipeline on a busy two-core machine; past it, the run did not converge.
 CONVERGE_TIMEOUT_S = 180.0
+# The workers run the oracle extractor (tests/chaos/oracle.py), whose cards the checker computes
+# on its own; they import it from the repository root, which is their cwd and on their PYTHONPATH.
+ORACLE = "tests.chaos.oracle:OracleExtractor"
+REPO_ROOT = Path(tests.__file__).resolve().parent.parent
 # Records still in the producer's queue when publishing ends are delivered within seconds, or
 # within the broker's restart if one is under way.
 FLUSH_TIMEOUT_S = 180.0
@@ -102,13 +108,17 @@ class ChaosRun:
             # tests fencing, not the extraction timeout.
             "CARDWRIGHT_EXTRACT_TIMEOUT_S": "600",
             "CARDWRIGHT_LOG_FORMAT": "text",
+            "CARDWRIGHT_EXTRACTOR": ORACLE,
+            "PYTHONPATH": os.pathsep.join(
+                p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p
+            ),
         }
         if s.planted:
             env["CARDWRIGHT_PLANTED_BUG"] = s.planted
         return env | s.extra_env | extra
 
     def new_cluster(self, seed: int, label: str = "w", **env: str) -> Cluster:
-        return Cluster(self.worker_env(**env), self.out_dir, seed, label)
+        return Cluster(self.worker_env(**env), self.out_dir, seed, label, cwd=REPO_ROOT)
 
     def add_group(self, number: int, **env: str) -> Cluster:
         """Another consumer group on the same topic and database (its own offsets)."""

@@ -1,33 +1,26 @@
 """The checker's model: what the pipeline must hold, rebuilt from the event log alone.
 
-Every record is classified on its own (bytes, JSON, schema, key), then each partition is walked
-in offset order: a topic belongs to the first conversation that names it and a message to the
-first topic that names it, claims being made only by events that pass both checks; per message
-the highest revision wins and a delete leaves a tombstone. Along the way every topic's sequence
-of input states is kept (a state per accepted event, consecutive repeats folded), because the
-pipeline can only ever show cards of one of them, and never go back in that sequence.
+Every record is classified on its own by the checker's strict parser (``contract``: bytes, JSON,
+types, instants, key), then each partition is walked in offset order: a topic belongs to the
+first conversation that names it and a message to the first topic that names it, claims being
+made only by events that pass both checks; per message the event with the highest (revision,
+event_id) wins, every field of it, and a delete leaves a tombstone. Along the way every topic's
+sequence of input states is kept (a state per accepted event, consecutive repeats folded),
+because the pipeline can only ever show cards of one of them, and never go back in that sequence.
 
-The source hash is recomputed here from DESIGN.md, not imported, so the checker shares nothing
-with the pipeline but the event schema, the extractor and the card id formula. Pure.
+Nothing here comes from the product: the parser, the source hash and the card ids are
+``contract``'s, the expected cards the oracle's (``expected``). Pure.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC
 
-from pydantic import ValidationError
-
-from cardwright.schema.cards import LiveMessage
-from cardwright.schema.events import MessageEvent
-
-MAX_TEXT_BYTES = 32 * 1024
-TOPIC_CONFLICT = "topic_claimed_by_other_conversation"
-MESSAGE_MOVED = "message_moved_to_other_topic"
+from tests.chaos.contract import MESSAGE_MOVED, TOPIC_CONFLICT, Event, Live, ordered
+from tests.chaos.contract import classify as classify_record
+from tests.chaos.contract import source_hash as contract_source_hash
 
 TopicKey = tuple[str, str]  # (user_id, topic_id)
 MessageKey = tuple[str, str]  # (user_id, message_id)
@@ -45,7 +38,7 @@ class LogRecord:
 @dataclass(frozen=True, slots=True)
 class Verdict:
     record: LogRecord
-    event: MessageEvent | None
+    event: Event | None
     reasons: frozenset[str]  # DLQ reasons that fit this record; empty when it is applied
 
 
@@ -55,7 +48,7 @@ class TopicModel:
     conversation: str
     partition: int
     hashes: list[str] = field(default_factory=list)  # the input states in order, by hash
-    inputs: dict[str, tuple[LiveMessage, ...]] = field(default_factory=dict)  # hash -> input
+    inputs: dict[str, tuple[Live, ...]] = field(default_factory=dict)  # hash -> input
     anchors: dict[int, int] = field(default_factory=dict)  # offset -> offset of its state
     last_change: int = -1
 
@@ -69,41 +62,16 @@ class Model:
     extractor_id: str
     verdicts: dict[tuple[int, int], Verdict] = field(default_factory=dict)
     topics: dict[TopicKey, TopicModel] = field(default_factory=dict)
-    messages: dict[MessageKey, MessageEvent] = field(default_factory=dict)  # the winning events
+    messages: dict[MessageKey, Event] = field(default_factory=dict)  # the winning events
     ambiguities: list[str] = field(default_factory=list)  # the workload broke an assumption
 
     def poison(self) -> list[Verdict]:
         return [v for v in self.verdicts.values() if v.reasons]
 
 
-def classify(record: LogRecord) -> tuple[MessageEvent | None, frozenset[str]]:
+def classify(record: LogRecord) -> tuple[Event | None, frozenset[str]]:
     """The record's event, or the DLQ reasons that fit it (before any claim is looked at)."""
-    if record.value is None:
-        return None, frozenset({"invalid_json"})
-    try:
-        text = record.value.decode("utf-8")
-    except UnicodeDecodeError:
-        return None, frozenset({"invalid_utf8"})
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return None, frozenset({"invalid_json"})
-    if not isinstance(data, dict):
-        return None, frozenset({"schema_violation"})
-    if data.get("schema_version") != 1:
-        return None, frozenset({"unknown_schema_version"})
-    try:
-        event = MessageEvent.model_validate(data)
-    except ValidationError:
-        body = data.get("text")
-        oversize = isinstance(body, str) and len(body.encode("utf-8", "replace")) > MAX_TEXT_BYTES
-        # With other fields also wrong, the contract does not say which reason wins.
-        return None, frozenset(
-            {"oversize_text", "schema_violation"} if oversize else {"schema_violation"}
-        )
-    if record.key is not None and record.key != event.topic_id.encode("utf-8"):
-        return None, frozenset({"key_mismatch"})
-    return event, frozenset()
+    return classify_record(record.key, record.value)
 
 
 def build_model(records: list[LogRecord], extractor_id: str) -> Model:
@@ -126,7 +94,7 @@ def build_model(records: list[LogRecord], extractor_id: str) -> Model:
 def _walk(model: Model, records: list[LogRecord], named_in: dict[MessageKey, set[int]]) -> None:
     conversation_of: dict[TopicKey, str] = {}
     topic_of: dict[MessageKey, str] = {}
-    live: dict[TopicKey, dict[str, MessageEvent]] = defaultdict(dict)
+    live: dict[TopicKey, dict[str, Event]] = defaultdict(dict)
     for record in records:
         event, reasons = classify(record)
         if event is not None:
@@ -155,14 +123,15 @@ def _walk(model: Model, records: list[LogRecord], named_in: dict[MessageKey, set
 
 
 def _apply(
-    model: Model, topic: TopicModel, latest: dict[str, MessageEvent], event: MessageEvent, at: int
+    model: Model, topic: TopicModel, latest: dict[str, Event], event: Event, at: int
 ) -> None:
     current = latest.get(event.message_id)
-    if current is not None and event.revision == current.revision and _differs(event, current):
+    if current is not None and event.precedence == current.precedence and event != current:
         model.ambiguities.append(
-            f"message {event.message_id!r} has two different events at revision {event.revision}"
+            f"message {event.message_id!r} has two different events with one event_id"
+            f" at revision {event.revision}"
         )
-    if current is None or event.revision > current.revision:
+    if current is None or event.precedence > current.precedence:
         latest[event.message_id] = event
         model.messages[(event.user_id, event.message_id)] = event
         messages = live_messages(latest.values())
@@ -175,23 +144,11 @@ def _apply(
     topic.anchors[at] = topic.last_change
 
 
-def _differs(a: MessageEvent, b: MessageEvent) -> bool:
-    return (a.text, a.deleted, a.role, a.topic_id) != (b.text, b.deleted, b.role, b.topic_id)
+def live_messages(events: Iterable[Event]) -> tuple[Live, ...]:
+    chosen = [Live(e.message_id, e.role, e.created_at, e.text) for e in events if not e.deleted]
+    return ordered(chosen)
 
 
-def live_messages(events: Iterable[MessageEvent]) -> tuple[LiveMessage, ...]:
-    chosen = [e for e in events if not e.deleted]
-    chosen.sort(key=lambda e: (e.created_at, e.message_id))
-    return tuple(LiveMessage(e.message_id, e.role.value, e.created_at, e.text) for e in chosen)
-
-
-def source_hash(extractor_id: str, messages: tuple[LiveMessage, ...]) -> str:
-    """Source hash v1 as DESIGN.md defines it."""
-    digest = hashlib.sha256(f"cardwright-source-v1\n{extractor_id}\n".encode())
-    for m in sorted(messages, key=lambda m: (m.created_at, m.message_id)):
-        when = m.created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        line = json.dumps(
-            [m.message_id, m.role, when, m.text], separators=(",", ":"), ensure_ascii=False
-        )
-        digest.update(line.encode("utf-8") + b"\n")
-    return digest.hexdigest()
+def source_hash(extractor_id: str, messages: tuple[Live, ...]) -> str:
+    """Source hash v1 as DESIGN.md defines it (``contract``)."""
+    return contract_source_hash(extractor_id, messages)

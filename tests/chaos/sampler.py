@@ -8,16 +8,15 @@ unreachable PostgreSQL only pauses sampling.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
+from tests.chaos.expected import card_digest
 from tests.chaos.stack import SAMPLER_APP
 
 # One topic every few milliseconds: a full sweep of ~150 topics takes about a second, so every
@@ -25,12 +24,6 @@ from tests.chaos.stack import SAMPLER_APP
 PAUSE_S = 0.004
 # While PostgreSQL is down, try again this often.
 RECONNECT_S = 0.5
-
-
-def card_digest(cards: Sequence[Sequence[Any]]) -> str:
-    """A digest of card content: (position, kind, title, body, message_ids) per card, in order."""
-    rows = [[int(c[0]), str(c[1]), str(c[2]), str(c[3]), list(c[4])] for c in cards]
-    return hashlib.sha256(json.dumps(rows, ensure_ascii=False).encode()).hexdigest()
 
 
 class Sampler:

@@ -29,6 +29,7 @@ from tests.chaos.cluster import WorkerProc
 from tests.chaos.events import SENTENCES, EventFactory, Message
 from tests.chaos.harness import ChaosRun, Settings
 from tests.chaos.history import read_jsonl
+from tests.chaos.oracle_rule import SLOW_MARKER
 from tests.chaos.stack import ChaosStack
 from tests.chaos.workload import Record, Workload, WorkloadSpec
 
@@ -36,8 +37,8 @@ from tests.chaos.workload import Record, Workload, WorkloadSpec
 # partitions move after the 10 s session timeout plus a rebalance.
 JOIN_S = 30.0
 MOVE_S = 45.0
-# The big topic: enough text that the rules extractor needs seconds for it on any machine
-# (about 30 ms per message of 20 KB on a laptop core), so a SIGSTOP lands inside extraction.
+# The big topic: every message marked #slow, so the oracle extractor needs seconds for it on any
+# machine (oracle_rule.SLOW_S each: 3 s), and a SIGSTOP lands inside extraction.
 BIG_MESSAGES = 150
 BIG_TEXT_BYTES = 20_000
 
@@ -121,7 +122,8 @@ def big_topic(factory: EventFactory) -> tuple[list[Message], list[tuple[bytes, b
     values = []
     for m in messages:
         text = " ".join(rng.choice(SENTENCES) for _ in range(BIG_TEXT_BYTES // 40))
-        values.append((m.topic_id.encode(), factory.advance(m, text[:BIG_TEXT_BYTES])))
+        text = f"{SLOW_MARKER} {text[: BIG_TEXT_BYTES - 10]}"
+        values.append((m.topic_id.encode(), factory.advance(m, text)))
     return messages, values
 
 

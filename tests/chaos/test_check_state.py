@@ -8,11 +8,12 @@ from tests.chaos.expected import ExpectedCards
 from tests.chaos.handmade import TOPIC, Log
 from tests.chaos.history import DbState, DeadRecord
 from tests.chaos.model import build_model
+from tests.chaos.oracle_rule import EXTRACTOR_ID as ORACLE
 
 
 def stored_state(log, expect):
     """The tables a correct pipeline would hold for ``log``, built from the model."""
-    model = build_model(log.records, "rules@1")
+    model = build_model(log.records, ORACLE)
     db = DbState()
     for (user, message), e in model.messages.items():
         db.messages.append(
@@ -21,7 +22,7 @@ def stored_state(log, expect):
                 "message_id": message,
                 "topic_id": e.topic_id,
                 "conversation_id": e.conversation_id,
-                "role": e.role.value,
+                "role": e.role,
                 "text": e.text,
                 "created_at": e.created_at,
                 "revision": e.revision,
@@ -117,26 +118,40 @@ def test_every_poison_record_must_reach_the_dlq_unaltered_with_its_reason():
     log.write(m, "Fine.")
     key, value = log.factory.poison("oversize_text", m)
     log.add(key, value)
-    model = build_model(log.records, "rules@1")
+    model = build_model(log.records, ORACLE)
 
-    def dead(reason, raw=value, offset=1):
+    def dead(reason, raw=value, offset=1, consumer="w001", at_ms=10_000):
         headers = {
             "cardwright.reason": reason,
             "cardwright.source.topic": TOPIC,
             "cardwright.source.partition": "0",
             "cardwright.source.offset": str(offset),
+            "cardwright.consumer": consumer,
         }
-        return DeadRecord(key, raw, headers, 0)
+        return DeadRecord(key, raw, headers, at_ms)
 
-    def kinds(records):
+    def assigned(t, instance="w001", partitions=(0,)):
+        return {"t": t, "event": "assigned", "instance": instance, "partitions": list(partitions)}
+
+    def kinds(records, audit=()):
         findings = Findings()
-        check_dlq(model, records, TOPIC, findings)
+        check_dlq(model, records, TOPIC, findings, list(audit))
         return findings.by_kind()
 
-    assert kinds([dead("oversize_text"), dead("oversize_text")]) == {}
+    assert kinds([dead("oversize_text")], [assigned(1.0)]) == {}
     assert kinds([]) == {"dlq_missing": 1}
     assert kinds([dead("invalid_json")]) == {"dlq_missing": 1}
     assert kinds([dead("oversize_text", raw=b"changed")]) == {"dlq_missing": 1}
+    altered_twin = [dead("oversize_text"), dead("oversize_text", raw=b"changed", at_ms=30_000)]
+    assert kinds(altered_twin, [assigned(1.0), assigned(20.0)]) == {"dlq_missing": 1}
     assert kinds([dead("oversize_text"), dead("schema_violation", offset=0)]) == {
         "valid_event_dead_lettered": 1
     }
+    # One copy per delivery: a member that got the partition twice (redelivery) may write two,
+    # two members one each; two copies within one assignment of one member are a duplicate.
+    twice = [dead("oversize_text", at_ms=10_000), dead("oversize_text", at_ms=30_000)]
+    assert kinds(twice, [assigned(1.0), assigned(20.0)]) == {}
+    assert kinds(twice, [assigned(1.0), assigned(20.0, partitions=(1,))]) == {"dlq_duplicate": 1}
+    assert kinds(twice) == {"dlq_duplicate": 1}
+    two_members = [dead("oversize_text"), dead("oversize_text", consumer="w002")]
+    assert kinds(two_members, [assigned(1.0), assigned(2.0, "w002")]) == {}

@@ -10,10 +10,10 @@ import json
 from tests.chaos.anomalies import Findings
 from tests.chaos.check_offsets import check_offsets
 from tests.chaos.check_samples import check_samples
-from tests.chaos.expected import ExpectedCards
+from tests.chaos.expected import ExpectedCards, card_digest
 from tests.chaos.handmade import TOPIC, Log
 from tests.chaos.model import build_model
-from tests.chaos.sampler import card_digest
+from tests.chaos.oracle_rule import EXTRACTOR_ID as ORACLE
 
 # --- samples -------------------------------------------------------------------------------------
 
@@ -27,7 +27,7 @@ def three_states():
         "We decided to use PostgreSQL.",
     ):
         log.write(m, text)
-    model = build_model(log.records, "rules@1")
+    model = build_model(log.records, ORACLE)
     return model, model.topics[("u", "t")]
 
 
@@ -97,7 +97,7 @@ def audit_line(t, event, **fields):
 
 def offsets_findings(audit, log):
     findings = Findings()
-    check_offsets(audit, build_model(log.records, "rules@1"), [], TOPIC, findings)
+    check_offsets(audit, build_model(log.records, ORACLE), [], TOPIC, findings)
     return findings.by_kind()
 
 

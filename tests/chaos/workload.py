@@ -1,10 +1,14 @@
 """The seeded workload: a timeline of records to publish, in bursts with quiet gaps.
 
-Many users, conversations and topics; creates, edits, deletes, reverts to an earlier text (the
-input going A -> B -> A), duplicates, stale replays of old revisions, stale edits arriving after
-deletes, topic ids reused across users, a topic claimed by another conversation, a message moved
-to another topic, and every raw poison class. The same seed gives the same records at the same
-offsets in time. Pure: nothing here talks to Kafka.
+Many users, conversations and topics; creates, edits (some skipping revisions, some changing
+created_at), deletes, undeletes (an edit above a delete), reverts to an earlier text (the input
+going A -> B -> A), same-revision twins (two events, one revision, other event_ids and texts),
+topics first seen as a delete, texts of up to 32 KiB of multi-byte characters, duplicates, stale
+replays of old revisions, stale edits arriving after deletes, topic, conversation and message ids
+reused across users (message ids count per user; some ids are not ASCII), a topic claimed by
+another conversation, a message moved to another topic, and every raw poison class (among them
+records without a key, out-of-range instants, loose JSON types and duplicate JSON keys). The
+same seed gives the same records at the same offsets in time. Pure: nothing here talks to Kafka.
 
 A message only ever moves (bad input) to a topic of the same partition, so the first topic that
 names a message is decided by log order alone, as the checker's model assumes.
@@ -15,13 +19,24 @@ from __future__ import annotations
 import json
 import math
 import random
+from collections import Counter
 from dataclasses import dataclass
 
 from cardwright.producers.partitioner import partition_for
-from tests.chaos.events import RAW_POISON, EventFactory, Message
+from tests.chaos.events import AT_LIMIT_BYTES, RAW_POISON, EventFactory, Message
 
-# Topic ids come from a pool shared by all users, so the same id names topics of several users.
+# Topic ids come from a pool shared by all users, so the same id names topics of several users;
+# some are not ASCII.
 TOPIC_POOL = 48
+TOPIC_IDS = tuple(
+    f"{('thème-', '話題-', '🧵-')[n % 3]}{n:02d}" if n % 8 == 5 else f"topic-{n:02d}"
+    for n in range(TOPIC_POOL)
+)
+# Conversation ids are shared by all users too.
+CONVERSATION_POOL = 30
+# Message ids count per user, behind one of these prefixes: ids that tie on created_at are
+# ordered by code point, which no locale collation follows (case, accents, U+FF5E before emoji).
+ID_PREFIXES = ("msg-", "Msg-", "ñ-", "～", "💬", "z-")
 # Random (user, topic) draws before giving up on finding an unused pair.
 NEW_TOPIC_TRIES = 200
 # Bursts: a few seconds of traffic on a handful of hot topics, then a gap, so that topics are
@@ -31,25 +46,44 @@ GAP_S = (0.3, 5.0)
 HOT_TOPICS = (2, 8)
 # Action weights; the special classes are rare but each appears early (see ``_required``).
 WEIGHTS = {
-    "created": 34,
+    "created": 32,
     "new_topic": 7,
-    "edited": 20,
+    "edited": 16,
+    "edited_gap": 3,
+    "edited_created_at": 3,
     "reverted": 4,
     "deleted": 7,
+    "undeleted": 2,
+    "twin": 3,
+    "first_delete": 1,
+    "big": 1,
     "duplicate": 8,
     "stale_replay": 4,
     "stale_edit": 3,
     "conflict": 2,
     "moved": 2,
-    "poison": 4,
+    "poison": 5,
 }
-SPECIAL = ("reverted", "duplicate", "stale_replay", "stale_edit", "conflict", "moved")
+SPECIAL = (
+    "edited_gap",
+    "edited_created_at",
+    "reverted",
+    "undeleted",
+    "twin",
+    "first_delete",
+    "big",
+    "duplicate",
+    "stale_replay",
+    "stale_edit",
+    "conflict",
+    "moved",
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Record:
     at_s: float  # seconds after the workload starts
-    key: bytes
+    key: bytes | None
     value: bytes
     label: str  # what the generator meant; the checker never reads it
 
@@ -77,7 +111,7 @@ class Workload:
         self.recent: list[bytes] = []
         self.required = [*SPECIAL, *(f"poison:{r}" for r in RAW_POISON)]
         self.rng.shuffle(self.required)
-        self._ids = 0
+        self._ids: Counter[str] = Counter()  # per user
 
     def generate(self) -> list[Record]:
         records: list[Record] = []
@@ -107,7 +141,7 @@ class Workload:
     def _new_topic(self) -> tuple[str, str]:
         for _ in range(NEW_TOPIC_TRIES):
             user = f"user-{self.rng.randrange(self.spec.user_count)}"
-            topic = f"topic-{self.rng.randrange(TOPIC_POOL):02d}"
+            topic = self.rng.choice(TOPIC_IDS)
             if (user, topic) not in self.topics:
                 break
         else:  # (nearly) every pair is taken: more traffic for an existing topic instead
@@ -116,7 +150,7 @@ class Workload:
         if mine and self.rng.random() < 0.6:
             conversation = self.rng.choice(mine)
         else:
-            conversation = f"conv-{user}-{len(mine)}"
+            conversation = f"conv-{self.rng.randrange(CONVERSATION_POOL)}"
         self.topics[(user, topic)] = conversation
         return user, topic
 
@@ -133,43 +167,79 @@ class Workload:
             label, made = "created", self._make("created", hot)
         assert made is not None
         key, value = made
-        if not label.startswith("poison") and label not in ("conflict", "moved"):
+        if (
+            key is not None
+            and not label.startswith("poison")
+            and label not in ("conflict", "moved")
+        ):
             self.recent = [*self.recent[-200:], value]
         return [Record(at, key, value, label)]
 
-    def _make(self, label: str, hot: list[tuple[str, str]]) -> tuple[bytes, bytes] | None:
+    def _message_id(self, user: str) -> str:
+        self._ids[user] += 1
+        return f"{self.rng.choice(ID_PREFIXES)}{self._ids[user]}"
+
+    def _make(self, label: str, hot: list[tuple[str, str]]) -> tuple[bytes | None, bytes] | None:
         f = self.factory
         live = [m for m in self.messages if not m.deleted and (m.user, m.topic_id) in hot]
-        if label in ("created", "new_topic"):
-            user, topic = self._new_topic() if label == "new_topic" else self.rng.choice(hot)
-            self._ids += 1
-            m = f.new_message(user, topic, self.topics[(user, topic)], f"msg-{self._ids}")
+        if label in ("created", "new_topic", "first_delete"):
+            user, topic = self._new_topic() if label != "created" else self.rng.choice(hot)
+            m = f.new_message(user, topic, self.topics[(user, topic)], self._message_id(user))
             self.messages.append(m)
-            return m.topic_id.encode(), f.advance(m, f.text())
+            value = f.first_delete(m) if label == "first_delete" else f.advance(m, f.text())
+            return m.topic_id.encode(), value
         if label == "duplicate":
-            value = self.rng.choice(self.recent) if self.recent else None
-            return (_key(value), value) if value else None
+            if not self.recent:
+                return None
+            again = self.rng.choice(self.recent)
+            return _key(again), again
         if not self.messages:
             return None
-        if label in ("edited", "deleted", "reverted"):
-            pool = live if label != "reverted" else [m for m in live if len(set(m.texts)) > 1]
+        if label in ("edited", "edited_gap", "edited_created_at", "deleted", "reverted", "big"):
+            pool = live if label != "reverted" else [m for m in live if _earlier(m)]
             if not pool:
                 return None
             m = self.rng.choice(pool)
-            text = f.text() if label == "edited" else "" if label == "deleted" else m.texts[-2]
-            return m.topic_id.encode(), f.advance(m, text)
+            if label == "reverted":
+                text = _earlier(m)
+            elif label == "deleted":
+                text = ""
+            elif label == "big":
+                text = f.sized_text(self.rng.choice(AT_LIMIT_BYTES))
+            else:
+                text = f.text()
+            gap = self.rng.randint(2, 5) if label == "edited_gap" else 1
+            value = f.advance(m, text, gap=gap, moved=label == "edited_created_at")
+            return m.topic_id.encode(), value
+        if label == "undeleted":
+            gone = [m for m in self.messages if m.deleted and (m.user, m.topic_id) in hot]
+            if not gone:
+                return None
+            m = self.rng.choice(gone)
+            return m.topic_id.encode(), f.advance(m, f.text())
+        if label == "twin":
+            pool = [m for m in self.messages if (m.user, m.topic_id) in hot]
+            if not pool:
+                return None
+            m = self.rng.choice(pool)
+            return m.topic_id.encode(), f.twin(m)
         if label == "stale_replay":
-            old = [m for m in self.messages if m.revision >= 1]
-            m = self.rng.choice(old) if old else None
-            return (m.topic_id.encode(), self.rng.choice(m.values[:-1])) if m else None
+            old = [m for m in self.messages if m.revision >= 1 and len(m.values) > 1]
+            if not old:
+                return None
+            m = self.rng.choice(old)
+            return m.topic_id.encode(), self.rng.choice(m.values[:-1])
         if label == "stale_edit":
             gone = [m for m in self.messages if m.deleted and m.revision >= 2]
-            m = self.rng.choice(gone) if gone else None
-            return (m.topic_id.encode(), f.stale_edit(m)) if m else None
+            if not gone:
+                return None
+            m = self.rng.choice(gone)
+            return m.topic_id.encode(), f.stale_edit(m)
         m = self.rng.choice(self.messages)
         if label == "conflict":
-            self._ids += 1
-            other = f.new_message(m.user, m.topic_id, f"conv-{m.user}-x", f"msg-{self._ids}")
+            other = f.new_message(
+                m.user, m.topic_id, f"{m.conversation_id}-other", self._message_id(m.user)
+            )
             return m.topic_id.encode(), f.advance(other, f.text())
         if label == "moved":
             return self._moved(m)
@@ -178,17 +248,18 @@ class Workload:
     def _moved(self, m: Message) -> tuple[bytes, bytes] | None:
         k = self.spec.partitions
         here = partition_for(m.topic_id.encode(), k)
-        targets = [
-            t
-            for n in range(TOPIC_POOL)
-            if (t := f"topic-{n:02d}") != m.topic_id and partition_for(t.encode(), k) == here
-        ]
+        targets = [t for t in TOPIC_IDS if t != m.topic_id and partition_for(t.encode(), k) == here]
         if not targets:
             return None
         target = self.rng.choice(targets)
         conversation = self.topics.get((m.user, target), m.conversation_id)
         value = self.factory.elsewhere(m, topic_id=target, conversation_id=conversation)
         return target.encode(), value
+
+
+def _earlier(m: Message) -> str:
+    """The latest earlier text of ``m`` other than its current one ("" when there is none)."""
+    return next((t for t in reversed(m.texts[:-1]) if t and t != m.texts[-1]), "")
 
 
 def _key(value: bytes) -> bytes:
