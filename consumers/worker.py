@@ -480,7 +480,9 @@ class Worker:
         self._held.extend(r for r in records if self._usable(r))
         if now < self._retry_at:
             return
-        # The probe is the held work itself: it goes through once the database is fixed.
+        # The probe is the held work itself: it goes through once the database is fixed. Fresh
+        # connections: a pooled one keeps the session defaults it began with (read-only, say).
+        self.engine.dispose()
         batch, self._held = self._held, []
         batch_done = False
         try:
