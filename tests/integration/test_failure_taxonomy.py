@@ -5,6 +5,7 @@ the database refuses is a topic's recorded failure, and the DLQ takes any record
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import subprocess
 import sys
@@ -301,5 +302,7 @@ def test_the_dlq_topic_is_created_with_room_for_the_largest_events_record(kafka_
             DEFAULT_EVENTS_MAX_MESSAGE_BYTES + DLQ_HEADER_MARGIN_BYTES
         )
     finally:
+        # Best effort: a leftover topic costs a little disk, never a wrong result.
         for future in admin.delete_topics([name, f"{name}.dlq"]).values():
-            future.result(timeout=30)
+            with contextlib.suppress(Exception):
+                future.result(timeout=30)
