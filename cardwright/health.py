@@ -2,11 +2,13 @@
 
     GET /metrics  Prometheus text format (the registry of consumers.metrics.WorkerMetrics)
     GET /livez    200 while the poll loop reported within the liveness window, else 503
-    GET /readyz   200 while this member owns partitions and PostgreSQL answers, else 503
+    GET /readyz   200 while this member owns partitions and PostgreSQL answers and accepts its
+                  writes (not read-only, migrated, permitted), else 503
 
 ``Health`` is an observer of the Worker's events (``turn``, ``assigned``/``revoked``/``lost``,
-``unavailable``/``available``); the server runs in one daemon thread next to the worker. Both
-probes answer a small JSON document saying why, so ``curl`` tells an operator what is wrong.
+``unavailable``/``available``, ``misconfigured``/``configured``); the server runs in one daemon
+thread next to the worker. Both probes answer a small JSON document saying why, so ``curl``
+tells an operator what is wrong.
 A member with no partitions (more members than partitions) is alive but not ready: it does no work.
 """
 
@@ -56,6 +58,7 @@ class Health:
         self._last_turn: float | None = None
         self._partitions: set[int] = set()
         self._worker_says_db_down = False
+        self._misconfigured: str | None = None  # the worker's line naming the fix
         self._db_checked_at = float("-inf")
         self._db_answered = False
 
@@ -73,6 +76,10 @@ class Health:
             elif name == "available":
                 self._worker_says_db_down = False
                 self._db_checked_at = float("-inf")  # believe the next probe, not a cached "no"
+            elif name == "misconfigured":
+                self._misconfigured = str(fields.get("error", "database misconfigured"))
+            elif name == "configured":
+                self._misconfigured = None
 
     def liveness(self) -> tuple[bool, dict[str, Any]]:
         with self._lock:
@@ -87,9 +94,13 @@ class Health:
         with self._lock:
             partitions = sorted(self._partitions)
             worker_says_down = self._worker_says_db_down
+            misconfigured = self._misconfigured
         database = not worker_says_down and self._database_answers()
-        ready = bool(partitions) and database
-        return ready, {"ready": ready, "partitions": partitions, "database": database}
+        ready = bool(partitions) and database and misconfigured is None
+        body: dict[str, Any] = {"ready": ready, "partitions": partitions, "database": database}
+        if misconfigured is not None:
+            body["configuration"] = misconfigured
+        return ready, body
 
     def _database_answers(self) -> bool:
         now = self._clock()

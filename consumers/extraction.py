@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
-from cardwright.errors import ExtractionFailed
+from cardwright.errors import DatabaseRefused, ExtractionFailed
 from cardwright.extractors.base import Extractor
 from cardwright.schema.cards import CardDraft, TopicSnapshot
 from cardwright.schema.source_hash import source_hash
@@ -49,7 +49,8 @@ class TopicExtraction:
 
     def run(self, user_id: str, topic_id: str) -> TopicOutcome:
         """Bring the topic's cards up to its stored input. Raises ``ExtractionFailed`` or
-        ``DatabaseUnavailable``; the previous cards stay in place on either."""
+        a database error of ``translate_errors`` (outage, contention, configuration); the
+        previous cards stay in place on any."""
         with translate_errors():
             stored = read_snapshot(self.engine, user_id, topic_id)
         if stored is None:
@@ -68,18 +69,23 @@ class TopicExtraction:
         drafts = self._extract(snapshot)
         extract_s = time.perf_counter() - started
         started = time.perf_counter()
-        with translate_errors():
-            outcome = replace_cards(
-                self.engine,
-                ExtractResult(
-                    snapshot=snapshot,
-                    source_hash=digest,
-                    extractor_id=self.extractor.extractor_id,
-                    drafts=drafts,
-                    extract_ms=int(extract_s * 1000),
-                    consumer_instance=self.instance,
-                ),
-            )
+        try:
+            with translate_errors():
+                outcome = replace_cards(
+                    self.engine,
+                    ExtractResult(
+                        snapshot=snapshot,
+                        source_hash=digest,
+                        extractor_id=self.extractor.extractor_id,
+                        drafts=drafts,
+                        extract_ms=int(extract_s * 1000),
+                        consumer_instance=self.instance,
+                    ),
+                )
+        except DatabaseRefused as exc:
+            # Output the database refuses (a NUL in a title, say) is this topic's failure:
+            # retried, then recorded, its previous cards kept (docs/design.md, "Failures").
+            raise ExtractionFailed(user_id, topic_id, f"database refused the cards: {exc}") from exc
         return TopicOutcome(outcome, snapshot, extract_s, time.perf_counter() - started)
 
     def extract(self, snapshot: TopicSnapshot) -> list[CardDraft]:

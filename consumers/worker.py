@@ -10,6 +10,10 @@ is durable:
 
 When PostgreSQL is unavailable the worker pauses its partitions and keeps polling, so the group
 does not expel it for blowing max.poll.interval.ms; the held batch is retried when it returns.
+When PostgreSQL answers but refuses cardwright as configured (read-only, unmigrated, permission
+revoked: ``DatabaseMisconfigured``), the worker does the same, says once what to fix, is not
+ready meanwhile, and retries the held work with backoff until it goes through (docs/design.md,
+"Failures: four classes"). Contention on a topic's replace is retried for that topic alone.
 """
 
 from __future__ import annotations
@@ -29,7 +33,13 @@ from cardwright.consumers.dlq import DeadLetters
 from cardwright.consumers.extraction import TopicExtraction
 from cardwright.consumers.ingest import BatchIngest
 from cardwright.consumers.watermark import Watermarks
-from cardwright.errors import ExtractionFailed, KafkaUnavailable, RetryableError
+from cardwright.errors import (
+    DatabaseContention,
+    DatabaseMisconfigured,
+    ExtractionFailed,
+    KafkaUnavailable,
+    RetryableError,
+)
 from cardwright.failpoints import (
     AFTER_DB_COMMIT_BEFORE_OFFSET_COMMIT,
     IN_ON_REVOKE,
@@ -48,6 +58,9 @@ Partition = tuple[str, int]
 # capped so that a recovered dependency is noticed within half a minute.
 BACKOFF_BASE_S = 1.0
 BACKOFF_CAP_S = 30.0
+# A replace that lost a race (deadlock, lock timeout) is tried again after this long: past
+# PostgreSQL's default deadlock_timeout (1 s), so the other transaction has finished.
+CONTENTION_RETRY_S = 1.0
 # Due topics extracted per loop turn: bounds how long the loop goes without polling.
 EXTRACTIONS_PER_TURN = 200
 
@@ -103,6 +116,8 @@ class Worker:
         self._assigned: set[Partition] = set()
         self._held: list[Message] = []  # a batch waiting for the database to come back
         self._unavailable_since: float | None = None
+        self._misconfigured: DatabaseMisconfigured | None = None
+        self._misconfigured_attempts = 0
         self._retry_at = 0.0
         self._stopping = False
         self._joined = False  # an assignment (possibly empty) has been received
@@ -162,6 +177,9 @@ class Worker:
         if self._unavailable_since is not None:
             self._while_unavailable(now)
             return
+        if self._misconfigured is not None:
+            self._while_misconfigured(now)
+            return
         records = self.consumer.consume(
             num_messages=self.config.batch_size, timeout=self._poll_timeout(now)
         )
@@ -177,6 +195,11 @@ class Worker:
             if not batch_done:
                 self._held = batch  # persisting is idempotent, so the whole batch is retried
             self._become_unavailable(exc)
+            return
+        except DatabaseMisconfigured as exc:
+            if not batch_done:
+                self._held = batch  # nothing dead-lettered, no offset moved
+            self._become_misconfigured(exc)
             return
         self._commit(asynchronous=True)
 
@@ -255,7 +278,17 @@ class Worker:
                 except ExtractionFailed as exc:
                     self._extraction_failed(key, exc)
                     continue
-            except RetryableError:
+                except DatabaseContention as exc:
+                    # The database is healthy; this topic's transaction lost a race. Only it
+                    # waits, no partition is paused.
+                    log.info(
+                        "replace lost a race, retrying: %s",
+                        exc,
+                        extra={"user_id": user_id, "topic_id": topic_id},
+                    )
+                    self._debouncer.reschedule(key, now + CONTENTION_RETRY_S)
+                    continue
+            except (RetryableError, DatabaseMisconfigured):
                 # pop_due disarmed every key it returned: re-arm this one and all after it, or
                 # they stay pending forever and hold back their partitions' offsets.
                 for waiting in due[index:]:
@@ -426,6 +459,54 @@ class Worker:
         attempt = int((now - self._unavailable_since) // BACKOFF_BASE_S) + 1
         self._retry_at = now + min(backoff(attempt), 5.0)
 
+    def _become_misconfigured(self, exc: DatabaseMisconfigured) -> None:
+        now = self.clock.time()
+        if self._misconfigured is None or str(self._misconfigured) != str(exc):
+            # One line naming the fix; the retries that follow say nothing until it changes.
+            log.error(
+                "%s; pausing partitions until it is fixed", exc, extra={"sqlstate": exc.sqlstate}
+            )
+            self._observe("misconfigured", {"error": str(exc), "sqlstate": exc.sqlstate})
+        if self._misconfigured is None:
+            self._misconfigured_attempts = 0
+            self.consumer.pause(self.consumer.assignment())
+        self._misconfigured = exc
+        self._misconfigured_attempts += 1
+        self._retry_at = now + backoff(self._misconfigured_attempts)
+
+    def _while_misconfigured(self, now: float) -> None:
+        # Keep polling (and so the group membership) while paused, as during an outage.
+        records = self.consumer.consume(num_messages=self.config.batch_size, timeout=0.5)
+        self._held.extend(r for r in records if self._usable(r))
+        if now < self._retry_at:
+            return
+        # The probe is the held work itself: it goes through once the database is fixed. Fresh
+        # connections: a pooled one keeps the session defaults it began with (read-only, say).
+        self.engine.dispose()
+        batch, self._held = self._held, []
+        batch_done = False
+        try:
+            if batch:
+                self._handle_batch(batch)
+            batch_done = True
+            self._extract_due()
+        except DatabaseMisconfigured as exc:
+            if not batch_done:
+                self._held = batch
+            self._become_misconfigured(exc)
+            return
+        except RetryableError as exc:
+            if not batch_done:
+                self._held = batch
+            self._misconfigured = None  # now an outage: paused still, probed by ping
+            self._become_unavailable(exc)
+            return
+        log.info("database configuration fixed; resuming")
+        self._observe("configured", {})
+        self._misconfigured = None
+        self.consumer.resume(self.consumer.assignment())
+        self._commit(asynchronous=True)
+
     def _while_unavailable(self, now: float) -> None:
         # Polling paused partitions returns no records but keeps this member in the group.
         records = self.consumer.consume(num_messages=self.config.batch_size, timeout=0.5)
@@ -452,7 +533,7 @@ class Worker:
     def _idle_and_caught_up(self, idle_s: float) -> bool:
         if not self._joined or self._held or len(self._debouncer):
             return False
-        if self._unavailable_since is not None:
+        if self._unavailable_since is not None or self._misconfigured is not None:
             return False
         if self.clock.time() - self._last_record_at < idle_s:
             return False

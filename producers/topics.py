@@ -3,6 +3,10 @@
 The publisher, the consumer and the local demo call :func:`ensure_topics` before they start; a
 topic that already exists is left as it is (its partition count is not changed, since that would
 move topics to other partitions).
+
+The DLQ topic is created with room for the largest events record plus cardwright's headers
+(docs/design.md, "Message event": bad input never loses a record), so its ``max.message.bytes``
+is the events topic's plus :data:`DLQ_HEADER_MARGIN_BYTES`.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin._config import ConfigResource
+from confluent_kafka.admin._resource import ResourceType
 from confluent_kafka.cimpl import NewTopic
 
 from cardwright.errors import ConfigurationError, KafkaUnavailable
@@ -31,6 +37,12 @@ _NOT_RETRYABLE = frozenset(
         KafkaError.POLICY_VIOLATION,
     }
 )
+# Kafka's default max.message.bytes of a topic (the broker's message.max.bytes): 1 MiB + 12.
+DEFAULT_EVENTS_MAX_MESSAGE_BYTES = 1_048_588
+# What a DLQ copy adds to the original record: six headers (the detail is cut at 1000 bytes,
+# the rest are names and numbers, well under 2 KiB together) and the record batch overhead.
+# 64 KiB leaves room for headers a later version adds without resizing topics.
+DLQ_HEADER_MARGIN_BYTES = 64 * 1024
 # -1 lets the broker apply its default.replication.factor (1 on a local stack, 3 in production).
 _BROKER_DEFAULT_REPLICATION = -1
 
@@ -58,10 +70,40 @@ def ensure_topics(
     except KafkaException as exc:
         message = exc.args[0].str()
         raise ConfigurationError(f"invalid Kafka admin configuration: {message}") from None
-    wanted = [
-        NewTopic(name, num_partitions=partitions, replication_factor=_BROKER_DEFAULT_REPLICATION)
-        for name in dict.fromkeys((topic, dlq_topic))
-    ]
+    created = _create(admin, bootstrap, [_new_topic(topic, partitions)])
+    if dlq_topic != topic:
+        room = dlq_max_message_bytes(events_max_message_bytes(admin, topic))
+        dlq = _new_topic(dlq_topic, partitions, {"max.message.bytes": str(room)})
+        created += _create(admin, bootstrap, [dlq])
+    return created
+
+
+def dlq_max_message_bytes(events_max_message_bytes: int) -> int:
+    """The DLQ's max.message.bytes: the largest events record plus our headers."""
+    return events_max_message_bytes + DLQ_HEADER_MARGIN_BYTES
+
+
+def events_max_message_bytes(admin: AdminClient, topic: str) -> int:
+    """The events topic's max.message.bytes (Kafka's default when it cannot be read)."""
+    resource = ConfigResource(ResourceType.TOPIC, topic)
+    try:
+        configs = admin.describe_configs([resource], request_timeout=_CREATE_TIMEOUT_S)
+        entries = configs[resource].result(timeout=_CREATE_TIMEOUT_S + 5)
+        return int(entries["max.message.bytes"].value)
+    except (KafkaException, TimeoutError, KeyError, ValueError):
+        return DEFAULT_EVENTS_MAX_MESSAGE_BYTES
+
+
+def _new_topic(name: str, partitions: int, config: dict[str, str] | None = None) -> NewTopic:
+    return NewTopic(
+        name,
+        num_partitions=partitions,
+        replication_factor=_BROKER_DEFAULT_REPLICATION,
+        config=config or {},
+    )
+
+
+def _create(admin: AdminClient, bootstrap: str, wanted: list[NewTopic]) -> list[str]:
     futures = admin.create_topics(wanted, request_timeout=_CREATE_TIMEOUT_S)
     created = []
     for name, future in futures.items():

@@ -1,4 +1,8 @@
-"""Engine creation and the translation of driver errors into the cardwright error tree."""
+"""Engine creation and the translation of driver errors into the cardwright error tree.
+
+The translation classifies by SQLSTATE (``storage.sqlstate``); this module only reads the code
+off the driver's exception and raises the matching error of ``cardwright.errors``.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 
-from cardwright.errors import DatabaseUnavailable
+from cardwright.errors import (
+    DatabaseContention,
+    DatabaseMisconfigured,
+    DatabaseRefused,
+    DatabaseUnavailable,
+)
+from cardwright.storage.sqlstate import Classified, Fault, classify
+
+# psycopg refuses some values before they reach the server (a NUL character in text, which
+# PostgreSQL would refuse with 22021): a DataError without SQLSTATE, classified as class 22.
+_CLIENT_DATA_EXCEPTION = "22000"
 
 
 def make_engine(url: str, *, pool_size: int = 5) -> Engine:
@@ -28,16 +42,41 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
     )
 
 
+def classify_error(exc: DBAPIError) -> Classified:
+    """The failure class of a driver error: its SQLSTATE, else what the driver's type says."""
+    sqlstate: str | None = getattr(exc.orig, "sqlstate", None)
+    if sqlstate is None and isinstance(exc, (DataError, IntegrityError)):
+        sqlstate = _CLIENT_DATA_EXCEPTION
+    classified = classify(sqlstate)
+    if classified.fault is Fault.UNKNOWN and (
+        exc.connection_invalidated or isinstance(exc, OperationalError)
+    ):
+        # The connection itself failed (refused, reset, timed out: no server code), or the
+        # driver calls it operational (system errors of class 58, ...): wait and retry.
+        return Classified(Fault.UNAVAILABLE, sqlstate, "")
+    return classified
+
+
 @contextmanager
 def translate_errors() -> Iterator[None]:
-    """Raise ``DatabaseUnavailable`` for connection-level failures; let the rest through."""
+    """Raise the cardwright error of a driver error's failure class.
+
+    ``DatabaseUnavailable``, ``DatabaseContention``, ``DatabaseMisconfigured`` or
+    ``DatabaseRefused``; an error of no known class (a bug) goes through untouched.
+    """
     try:
         yield
-    except OperationalError as exc:
-        raise DatabaseUnavailable(str(exc.orig or exc).strip()) from exc
     except DBAPIError as exc:
-        if exc.connection_invalidated:
-            raise DatabaseUnavailable(str(exc.orig or exc).strip()) from exc
+        detail = str(exc.orig or exc).strip()
+        classified = classify_error(exc)
+        if classified.fault is Fault.UNAVAILABLE:
+            raise DatabaseUnavailable(detail) from exc
+        if classified.fault is Fault.CONTENTION:
+            raise DatabaseContention(classified.sqlstate, detail) from exc
+        if classified.fault is Fault.CONFIGURATION:
+            raise DatabaseMisconfigured(classified.sqlstate, classified.fix, detail) from exc
+        if classified.fault is Fault.DATA:
+            raise DatabaseRefused(classified.sqlstate, detail) from exc
         raise
 
 

@@ -9,10 +9,13 @@ import typer
 
 from cardwright import logs
 from cardwright.commands.options import GroupOption, TopicOption
+from cardwright.errors import DatabaseUnavailable
 from cardwright.health import Operations
 from cardwright.producers.kafka_config import client_properties
 from cardwright.producers.topics import ensure_topics
-from cardwright.settings import load_settings
+from cardwright.settings import Settings, load_settings
+from cardwright.storage.engine import make_engine
+from cardwright.storage.schema_revision import check_revision
 from cardwright.supervisor import supervise
 from cardwright.wiring import build_worker
 
@@ -56,6 +59,7 @@ def consume(
         group_id=group, events_topic=topic, extractor=extractor, metrics_port=metrics_port
     )
     logs.configure(settings, log_format=settings.log_format, level=settings.log_level)
+    _check_schema(settings)
     if create_topic:
         ensure_topics(
             settings.kafka_bootstrap_servers,
@@ -81,3 +85,20 @@ def consume(
         stats.dead_lettered,
         dict(sorted(stats.runs.items())),
     )
+
+
+def _check_schema(settings: Settings) -> None:
+    """Refuse to start on a database at another schema revision (exit 2, one line).
+
+    An unreachable database is not refused: the member starts paused and waits for it, as it
+    does for an outage at run time, and checks its writes then.
+    """
+    engine = make_engine(settings.database_url.get_secret_value(), pool_size=1)
+    try:
+        check_revision(engine)
+    except DatabaseUnavailable as exc:
+        logging.getLogger("cardwright.consumer").warning(
+            "cannot check the database schema revision at start-up: %s", exc
+        )
+    finally:
+        engine.dispose()

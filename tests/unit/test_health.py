@@ -104,3 +104,15 @@ def test_any_worker_event_counts_as_a_sign_of_life():
     health("run", {"outcome": "new"})  # a long turn of extractions
     clock.now += 25
     assert health.liveness()[0]
+
+
+def test_not_ready_while_the_database_is_misconfigured_and_ready_once_fixed():
+    health = Health(Ping(), clock=Clock())
+    health("assigned", {"partitions": [0]})
+    line = "database is read-only (SQLSTATE 25006): point CARDWRIGHT_DATABASE_URL at the primary"
+    health("misconfigured", {"error": line, "sqlstate": "25006"})
+    ready, body = health.readiness()
+    assert not ready and body["configuration"] == line
+    health("configured", {})
+    ready, body = health.readiness()
+    assert ready and "configuration" not in body
