@@ -72,6 +72,10 @@ class Watermarks(Generic[P, K]):
             if watermark is not None:
                 watermark.release(key)
 
+    def partitions_of(self, key: K) -> set[P]:
+        """The partitions whose offsets wait on topic ``key``."""
+        return set(self._waiting_in.get(key, ()))
+
     def drop(self, partitions: set[P]) -> set[K]:
         """Forget revoked partitions; returns topics that no longer wait anywhere."""
         orphaned: set[K] = set()

@@ -294,6 +294,9 @@ class Worker:
                 for waiting in due[index:]:
                     self._debouncer.reschedule(waiting, now)
                 raise
+            if not result.outcome.durable:
+                self._rewind(key)
+                continue
             self.stats.runs[result.outcome.value] = self.stats.runs.get(result.outcome.value, 0) + 1
             self._observe(
                 "run",
@@ -328,15 +331,17 @@ class Worker:
         )
         with translate_errors():
             stored = read_snapshot(self.engine, *key)
-            if stored is not None:
-                record_failure(
-                    self.engine,
-                    stored.snapshot,
-                    self.extraction.extractor.extractor_id,
-                    exc.cause,
-                    attempts,
-                    self.config.instance,
-                )
+            if stored is None:
+                self._rewind(key)
+                return
+            record_failure(
+                self.engine,
+                stored.snapshot,
+                self.extraction.extractor.extractor_id,
+                exc.cause,
+                attempts,
+                self.config.instance,
+            )
         self.stats.runs["failed"] = self.stats.runs.get("failed", 0) + 1
         self._observe("run", {"user_id": key[0], "topic_id": key[1], "outcome": "failed"})
         self._release(key)
@@ -344,6 +349,27 @@ class Worker:
     def _release(self, key: TopicKey) -> None:
         self._debouncer.done(key)
         self._watermarks.release(key)
+
+    def _rewind(self, key: TopicKey) -> None:
+        """The topic's row is gone although this member persisted its events: the database lost
+        writes (restored, reset, or a different database behind the same URL). Releasing the
+        topic would commit offsets past events whose effect is not durable, so its partitions
+        are read again from their safe offsets instead; re-persisting recreates the row."""
+        partitions = self._watermarks.partitions_of(key)
+        safe = self._watermarks.safe_offsets()
+        log.error(
+            "topic row missing after its events were persisted; re-reading partitions %s "
+            "from their safe offsets (was the database restored or replaced?)",
+            sorted(partitions),
+            extra={"user_id": key[0], "topic_id": key[1]},
+        )
+        self._debouncer.drop(self._watermarks.drop(partitions) | {key})
+        self._held = [r for r in self._held if _partition_of(r) not in partitions]
+        for topic, partition in partitions:
+            offset = safe.get((topic, partition), self._committed.get((topic, partition)))
+            if offset is not None:
+                self.consumer.seek(TopicPartition(topic, partition, offset))
+        self._observe("rewound", {"user_id": key[0], "topic_id": key[1]})
 
     # --- offsets ------------------------------------------------------------------------------
 

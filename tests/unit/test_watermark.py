@@ -55,3 +55,14 @@ def test_dropping_a_partition_reports_topics_no_longer_waiting_anywhere():
     w.handled(1, 3, "b")
     assert w.drop({0}) == {"a"}
     assert w.safe_offsets() == {1: 3}
+
+
+def test_partitions_of_names_every_partition_waiting_on_a_topic():
+    marks: Watermarks[str, str] = Watermarks()
+    marks.handled("p0", 0, "t")
+    marks.handled("p1", 5, "t")
+    marks.handled("p1", 6, "other")
+    assert marks.partitions_of("t") == {"p0", "p1"}
+    assert marks.partitions_of("nobody") == set()
+    marks.release("t")
+    assert marks.partitions_of("t") == set()
