@@ -10,6 +10,7 @@ import sys
 
 import typer
 
+from cardwright import logs
 from cardwright.errors import BadInput, CardwrightError, ConfigurationError
 
 app = typer.Typer(
@@ -75,6 +76,7 @@ app.add_typer(stack_app, name="stack")
 
 
 def main() -> None:
+    logs.configure_command()  # one logging set-up for every command, before any runs
     try:
         app()
     except ConfigurationError as exc:
