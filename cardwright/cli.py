@@ -80,11 +80,11 @@ def main() -> None:
     try:
         app()
     except ConfigurationError as exc:
-        print(f"cardwright: {exc}", file=sys.stderr)
+        print(f"cardwright: {logs.redact(str(exc))}", file=sys.stderr)
         sys.exit(2)
     except BadInput as exc:
-        print(f"cardwright: bad input: {exc}", file=sys.stderr)
+        print(f"cardwright: bad input: {logs.redact(str(exc))}", file=sys.stderr)
         sys.exit(1)
     except CardwrightError as exc:
-        print(f"cardwright: {exc}", file=sys.stderr)
+        print(f"cardwright: {logs.redact(str(exc))}", file=sys.stderr)
         sys.exit(1)

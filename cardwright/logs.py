@@ -252,3 +252,8 @@ def bind(**fields: Any) -> None:
 
 def add_secrets(secrets: Iterable[str]) -> None:
     _redactor.add(secrets)
+
+
+def redact(text: str) -> str:
+    """``text`` with every known secret masked: for what is printed outside a log line."""
+    return _redactor(text)

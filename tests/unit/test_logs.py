@@ -161,3 +161,8 @@ def test_librdkafka_lines_are_rate_limited_and_say_how_many_were_held_back(captu
     first, later = lines(captured)
     assert first["msg"].startswith("FAIL [rdkafka#producer-1] Connect to")
     assert "suppressed" not in first and later["suppressed"] == 49
+
+
+def test_redact_masks_known_secrets_in_text_printed_outside_logging():
+    logs.add_secrets([SENTINEL])
+    assert logs.redact(f"cannot connect as {SENTINEL}") == f"cannot connect as {logs.MASK}"
