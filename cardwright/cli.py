@@ -10,6 +10,7 @@ import sys
 
 import typer
 
+from cardwright import logs
 from cardwright.errors import BadInput, CardwrightError, ConfigurationError
 
 app = typer.Typer(
@@ -77,14 +78,15 @@ app.add_typer(stack_app, name="stack")
 
 
 def main() -> None:
+    logs.configure_command()  # one logging set-up for every command, before any runs
     try:
         app()
     except ConfigurationError as exc:
-        print(f"cardwright: {exc}", file=sys.stderr)
+        print(f"cardwright: {logs.redact(str(exc))}", file=sys.stderr)
         sys.exit(2)
     except BadInput as exc:
-        print(f"cardwright: bad input: {exc}", file=sys.stderr)
+        print(f"cardwright: bad input: {logs.redact(str(exc))}", file=sys.stderr)
         sys.exit(1)
     except CardwrightError as exc:
-        print(f"cardwright: {exc}", file=sys.stderr)
+        print(f"cardwright: {logs.redact(str(exc))}", file=sys.stderr)
         sys.exit(1)

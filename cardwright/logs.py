@@ -1,7 +1,9 @@
 """Log lines of a cardwright process: JSON or text, with context, and never a secret.
 
-``configure`` installs one handler on the root logger (so librdkafka's lines on the
-``cardwright.kafka`` logger pass through it too):
+``configure_command`` is the set-up of every ``cardwright`` command (``cardwright.cli.main`` calls
+it before any command runs); it reads ``CARDWRIGHT_LOG_FORMAT`` and ``CARDWRIGHT_LOG_LEVEL`` and
+calls ``configure``, which installs one handler on the root logger (so librdkafka's lines, on the
+rate-limited ``cardwright.kafka`` logger, pass through it too):
 
 - JSON lines (one object per line: ts, level, logger, msg, instance, and any ``extra=`` fields
   such as topic, partition, offsets) when stderr is not a terminal, readable text when it is;
@@ -28,8 +30,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from cardwright.errors import ConfigurationError
-from cardwright.producers.kafka_config import client_properties, redacted
-from cardwright.settings import Settings
+from cardwright.producers.kafka_config import client_properties
+from cardwright.settings import Settings, load_settings
 
 MASK = "********"
 # Shorter secrets are not replaced wherever they occur (a one-letter password would mask every
@@ -86,8 +88,9 @@ def secrets_of(settings: Settings) -> set[str]:
         properties = client_properties(settings)
     except ConfigurationError:
         properties = {}  # the command reports the unreadable file itself
-    masked = redacted(properties)
-    found |= {value for key, value in properties.items() if masked[key] != value}
+    for value in properties.values():
+        if isinstance(value, SecretStr):
+            found.add(value.get_secret_value())
     return {s for s in found if s}
 
 
@@ -217,6 +220,23 @@ def configure(
     sys.excepthook = _log_uncaught
 
 
+def configure_command(stream: TextIO | None = None) -> None:
+    """The logging set-up every command shares: format and level from the environment, and the
+    environment's secrets known to the redaction filter before the first line."""
+    try:
+        settings = load_settings()
+    except ConfigurationError:
+        # The command reports the bad setting when it loads its settings; until then, defaults.
+        configure(stream=stream)
+        return
+    configure(settings, log_format=settings.log_format, level=settings.log_level, stream=stream)
+
+
+def remember_secrets(settings: Settings) -> None:
+    """Mask the secrets of settings a command built from its flags (``--database-url``) too."""
+    _redactor.add(secrets_of(settings))
+
+
 def _log_uncaught(kind: type[BaseException], error: BaseException, trace: Any) -> None:
     """A crash becomes one (redacted) log line instead of a raw traceback on stderr."""
     if issubclass(kind, KeyboardInterrupt):
@@ -232,3 +252,8 @@ def bind(**fields: Any) -> None:
 
 def add_secrets(secrets: Iterable[str]) -> None:
     _redactor.add(secrets)
+
+
+def redact(text: str) -> str:
+    """``text`` with every known secret masked: for what is printed outside a log line."""
+    return _redactor(text)

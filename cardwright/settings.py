@@ -1,15 +1,19 @@
 """Service settings, read from ``CARDWRIGHT_*`` environment variables (and flags).
 
-Secrets (database URL, Kafka SASL passwords) are held as ``SecretStr`` so that they never reach a
-log line or a repr by accident.
+Secrets are held as ``SecretStr`` so that they never reach a log line or a repr by accident: the
+database URL as a whole (it may carry a password, and is a secret wherever it is passed around),
+and the secret-looking librdkafka properties (``CARDWRIGHT_KAFKA_SASL_PASSWORD`` and the like, see
+``producers.kafka_config``). Each is unwrapped only where its client or engine is built.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, SecretStr
+from pydantic import BeforeValidator, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from cardwright.errors import ConfigurationError
 
 # The defaults point at the native local stack (`cardwright stack up`), whose ports are chosen
 # away from the usual 9092/5432 so a system Kafka or PostgreSQL does not collide with it.
@@ -60,5 +64,15 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Settings from the environment, with explicit (flag) values taking precedence."""
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+    """Settings from the environment, with explicit (flag) values taking precedence.
+
+    An invalid value is a ``ConfigurationError`` naming the variable, without the value (it may
+    be a secret)."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"CARDWRIGHT_{'_'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
+            for error in exc.errors(include_input=False, include_url=False)
+        )
+        raise ConfigurationError(f"invalid setting {problems}") from None

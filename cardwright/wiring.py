@@ -16,7 +16,7 @@ from cardwright.consumers.extraction import TopicExtraction
 from cardwright.consumers.metrics import fan_out
 from cardwright.consumers.worker import Worker, WorkerConfig
 from cardwright.extractors.base import Extractor, load_extractor
-from cardwright.producers.kafka_config import client_properties, kafka_logger
+from cardwright.producers.kafka_config import client_config, client_properties
 from cardwright.settings import Settings
 from cardwright.storage.engine import make_engine
 
@@ -35,7 +35,7 @@ def instance_name() -> str:
 
 def consumer_config(settings: Settings, group_id: str, instance: str) -> dict[str, Any]:
     return {
-        **client_properties(settings),
+        **client_config(client_properties(settings)),  # secrets unwrapped here, for the client
         "group.id": group_id,
         "client.id": instance,
         "enable.auto.commit": False,
@@ -46,7 +46,6 @@ def consumer_config(settings: Settings, group_id: str, instance: str) -> dict[st
         "heartbeat.interval.ms": SESSION_TIMEOUT_MS // 4,
         "max.poll.interval.ms": MAX_POLL_INTERVAL_MS,
         "enable.partition.eof": False,
-        "logger": kafka_logger(),
     }
 
 
@@ -66,7 +65,7 @@ def build_worker(
     chosen = extractor or load_extractor(settings.extractor)
     extraction = TopicExtraction(engine, chosen, instance, settings.extract_timeout_s)
     dead_letters = DeadLetters(
-        {**client_properties(settings), "logger": kafka_logger()}, settings.dlq_topic, instance
+        client_config(client_properties(settings)), settings.dlq_topic, instance
     )
     worker_config = WorkerConfig(
         topic=settings.events_topic,

@@ -26,6 +26,7 @@ from confluent_kafka.admin import AdminClient, OffsetSpec  # type: ignore[attr-d
 
 from cardwright.consumers.replay_plan import PartitionOffsets, PlanEntry
 from cardwright.errors import CardwrightError, KafkaUnavailable
+from cardwright.producers.kafka_config import PropertyValue, client_config
 
 __all__ = [
     "GroupActive",
@@ -126,9 +127,11 @@ class GroupInfo:
 class GroupAdmin:
     """Read and reset one consumer group's offsets on one topic."""
 
-    def __init__(self, config: Mapping[str, str], *, timeout_s: float = REQUEST_TIMEOUT_S) -> None:
-        self._config: dict[str, str | int | float | bool] = dict(config)
-        self._admin = AdminClient(self._config)
+    def __init__(
+        self, properties: Mapping[str, PropertyValue], *, timeout_s: float = REQUEST_TIMEOUT_S
+    ) -> None:
+        self._properties = dict(properties)  # secrets stay wrapped until a client is built
+        self._admin = AdminClient(client_config(self._properties))
         self._timeout_s = timeout_s
 
     def describe_group(self, group: str) -> GroupInfo:
@@ -218,12 +221,14 @@ class GroupAdmin:
         # crashes the whole process with SIGSEGV when the coordinator answers NOT_COORDINATOR,
         # which a fresh broker or a moving coordinator does (librdkafka issue #5040).
         consumer = Consumer(
-            {
-                **self._config,
-                "group.id": group,
-                "enable.auto.commit": False,
-                "enable.auto.offset.store": False,
-            }
+            client_config(
+                self._properties,
+                **{
+                    "group.id": group,
+                    "enable.auto.commit": False,
+                    "enable.auto.offset.store": False,
+                },
+            )
         )
         try:
             found = self._retrying(
@@ -234,6 +239,7 @@ class GroupAdmin:
         except KafkaException as exc:
             raise _translate(exc, f"reading committed offsets of group {group!r}") from exc
         finally:
+            consumer.poll(0)  # hands over its log lines; it never subscribed, so reads nothing
             consumer.close()
         committed: dict[int, int | None] = dict.fromkeys(partitions)
         for tp in found:
@@ -255,6 +261,8 @@ class GroupAdmin:
                 offsets[tp.partition] = future.result().offset
             except KafkaException as exc:
                 raise _translate(exc, f"listing offsets of {topic}[{tp.partition}]") from exc
+            finally:
+                self._admin.poll(0)
         return offsets
 
     def _retrying(self, attempt: Callable[[], T]) -> T:
@@ -266,6 +274,8 @@ class GroupAdmin:
             except KafkaException as exc:
                 if _code(exc) not in _COORDINATOR_MOVING or time.monotonic() >= deadline:
                     raise
+            finally:
+                self._admin.poll(0)  # an AdminClient hands its log lines over only when polled
             time.sleep(RETRY_BACKOFF_S)
 
 

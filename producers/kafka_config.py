@@ -16,8 +16,14 @@ from lowest to highest precedence:
    ``CARDWRIGHT_KAFKA_BOOTSTRAP_SERVERS``) when given explicitly; otherwise the file's value, if
    it has one, else the settings default (the native local stack).
 
-Values may hold secrets: log them only through :func:`redacted`. Clients send librdkafka's own
-log lines to :func:`kafka_logger`, which passes each distinct line once per minute.
+Values of secret-looking properties (names with password, secret, key, token or jaas in them,
+such as ``sasl.password``, ``ssl.key.password``, ``sasl.oauthbearer.client.secret``) are held as
+pydantic ``SecretStr`` and unwrapped only by :func:`client_config`, at the point a client is
+built; log properties only through :func:`redacted`.
+
+:func:`client_config` also routes librdkafka's own log lines to :func:`kafka_logger` instead of
+raw ``%3|...`` lines on stderr. That logger passes the first line of each kind (facility and
+message shape) and then at most one per window, counting the ones it held back.
 """
 
 from __future__ import annotations
@@ -28,6 +34,9 @@ import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any, TypeAlias
+
+from pydantic import SecretStr
 
 from cardwright.errors import ConfigurationError
 from cardwright.settings import Settings
@@ -38,11 +47,19 @@ _RESERVED_ENV = frozenset(
     f"CARDWRIGHT_{name.upper()}" for name in Settings.model_fields if name.startswith("kafka_")
 )
 _SECRET_WORDS = ("password", "secret", "key", "token", "jaas")
+MASK = "********"
 # librdkafka retries a refused connection many times a second and logs every attempt; one line
-# per distinct message per minute still tells an operator what is wrong.
+# per kind of message per minute still tells an operator what is wrong.
 _LOG_REPEAT_WINDOW_S = 60.0
-_LOG_KEYS_KEPT = 1000  # distinct messages remembered; bounded so a long run cannot grow it
-_DIGITS = re.compile(r"\d+")
+_LOG_KEYS_KEPT = 1000  # kinds of message remembered; bounded so a long run cannot grow it
+# What varies between lines of one kind: numbers (ports, ms, counts, client ids) and addresses.
+_VARYING = re.compile(r"\d+")
+
+# The value type of client properties: secrets stay wrapped until client_config.
+PropertyValue: TypeAlias = str | SecretStr
+# librdkafka logs every closed broker connection, and brokers close idle ones (after
+# connections.max.idle.ms): noise on a healthy cluster. A properties file may turn it back on.
+_QUIET_DEFAULTS: Mapping[str, str] = {"log.connection.close": "false"}
 
 # java.util.Properties: lines end at \n, \r or \r\n; keys end at an unescaped '=', ':' or blank.
 _NEWLINE = re.compile(r"\r\n|\r|\n")
@@ -127,8 +144,8 @@ def merge_properties(
 
 def client_properties(
     settings: Settings, environ: Mapping[str, str] | None = None
-) -> dict[str, str]:
-    """The librdkafka properties every cardwright client starts from."""
+) -> dict[str, PropertyValue]:
+    """The librdkafka properties every cardwright client starts from; secrets wrapped."""
     file_properties: dict[str, str] = {}
     if settings.kafka_properties_file:
         path = Path(settings.kafka_properties_file)
@@ -137,19 +154,45 @@ def client_properties(
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigurationError(f"cannot read Kafka properties file {path}: {exc}") from None
     env_properties = properties_from_env(os.environ if environ is None else environ)
-    return merge_properties(settings, file_properties, env_properties)
+    merged = merge_properties(settings, file_properties, env_properties)
+    return {key: SecretStr(value) if is_secret(key) else value for key, value in merged.items()}
 
 
-def redacted(properties: Mapping[str, str]) -> dict[str, str]:
+def is_secret(name: str) -> bool:
+    """Whether a property's value is a secret (or may hold one, as sasl.jaas.config does)."""
+    return any(word in name.lower() for word in _SECRET_WORDS)
+
+
+def plain(value: PropertyValue) -> str:
+    return value.get_secret_value() if isinstance(value, SecretStr) else value
+
+
+def client_config(properties: Mapping[str, PropertyValue], **extra: Any) -> dict[str, Any]:
+    """The configuration dict a confluent-kafka client is built with: the only place where the
+    secrets are unwrapped. librdkafka logs through :func:`kafka_logger`; ``extra`` (callbacks,
+    group settings) wins over the properties."""
+    config: dict[str, Any] = {**_QUIET_DEFAULTS, "logger": kafka_logger()}
+    config.update({key: plain(value) for key, value in properties.items()})
+    config.update(extra)
+    return config
+
+
+def redacted(properties: Mapping[str, PropertyValue]) -> dict[str, str]:
     """A copy safe to log: values of secret-looking properties are masked."""
     return {
-        key: "********" if any(word in key.lower() for word in _SECRET_WORDS) else value
+        key: MASK if is_secret(key) or isinstance(value, SecretStr) else value
         for key, value in properties.items()
     }
 
 
-class RepeatFilter(logging.Filter):
-    """Lets a message through once per window; numbers are ignored when comparing messages."""
+class RateLimitFilter(logging.Filter):
+    """Passes the first line of each kind, then at most one per window, and counts the rest.
+
+    A line's kind is its librdkafka facility (``FAIL``, ``ERROR``, ...) and its message with the
+    numbers blanked out: "Connect to ...:1 failed (after 0ms)" and "(after 12ms)" are one kind.
+    The next line of a kind that passes says how many were held back, as ``suppressed=N``.
+    DEBUG lines pass untouched: an operator asked for them with librdkafka's ``debug``.
+    """
 
     def __init__(
         self,
@@ -159,22 +202,38 @@ class RepeatFilter(logging.Filter):
         super().__init__()
         self._window_s = window_s
         self._clock = clock
-        self._last: dict[str, float] = {}
+        self._last: dict[tuple[str, str], float] = {}
+        self._held: dict[tuple[str, str], int] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
-        key = _DIGITS.sub("#", record.getMessage())
+        if record.levelno <= logging.DEBUG:
+            return True
+        key = _kind(record)
         now = self._clock()
         last = self._last.get(key)
         if last is not None and now - last < self._window_s:
+            self._held[key] = self._held.get(key, 0) + 1
             return False
         if len(self._last) >= _LOG_KEYS_KEPT:
             self._last.clear()
+            self._held.clear()
         self._last[key] = now
+        held = self._held.pop(key, 0)
+        if held:
+            record.suppressed = held
         return True
 
 
+def _kind(record: logging.LogRecord) -> tuple[str, str]:
+    # confluent-kafka logs librdkafka's lines as ("%s [%s] %s", facility, client name, message).
+    args = record.args
+    if isinstance(args, tuple) and len(args) == 3:
+        return str(args[0]), _VARYING.sub("#", str(args[2]))
+    return "", _VARYING.sub("#", record.getMessage())
+
+
 _KAFKA_LOGGER = logging.getLogger("cardwright.kafka")
-_KAFKA_LOGGER.addFilter(RepeatFilter())
+_KAFKA_LOGGER.addFilter(RateLimitFilter())
 
 
 def kafka_logger() -> logging.Logger:

@@ -14,12 +14,11 @@ import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
 from cardwright.errors import BadInput, ConfigurationError, KafkaUnavailable
-from cardwright.producers.kafka_config import kafka_logger
+from cardwright.producers.kafka_config import PropertyValue, client_config, plain
 from cardwright.schema.events import MessageEvent
 
 # The design requires these; a properties file may not weaken them.
@@ -80,11 +79,11 @@ class DeliveryFailed(KafkaUnavailable):
         self.stats = stats
 
 
-def producer_config(properties: Mapping[str, str]) -> dict[str, str]:
+def producer_config(properties: Mapping[str, PropertyValue]) -> dict[str, PropertyValue]:
     """Tuning defaults, then the caller's properties, then the required ones (which must agree)."""
     for key, required in REQUIRED_PROPERTIES.items():
         given = properties.get(key)
-        if given is not None and given.lower() != required:
+        if given is not None and plain(given).lower() != required:
             raise ConfigurationError(
                 f"Kafka property {key}={given!r} conflicts with cardwright's {key}={required}"
             )
@@ -94,16 +93,15 @@ def producer_config(properties: Mapping[str, str]) -> dict[str, str]:
 class Publisher:
     """Publishes to one topic; call :meth:`flush` to learn what was delivered."""
 
-    def __init__(self, properties: Mapping[str, str], topic: str) -> None:
+    def __init__(self, properties: Mapping[str, PropertyValue], topic: str) -> None:
         self.topic = topic
         self._delivered = 0
         self._failed = 0
         # Counted here rather than with len(Producer), which also counts queued log events.
         self._in_flight = 0
         self._errors: list[str] = []
-        config: dict[str, Any] = producer_config(properties)
-        config["error_cb"] = self._on_error
-        config.setdefault("logger", kafka_logger())
+        # Secrets are unwrapped here, in the dict librdkafka copies and Python then drops.
+        config = client_config(producer_config(properties), error_cb=self._on_error)
         try:
             self._producer = Producer(config)
         except KafkaException as exc:

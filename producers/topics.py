@@ -12,7 +12,6 @@ is the events topic's plus :data:`DLQ_HEADER_MARGIN_BYTES`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
@@ -21,7 +20,7 @@ from confluent_kafka.admin._resource import ResourceType
 from confluent_kafka.cimpl import NewTopic
 
 from cardwright.errors import ConfigurationError, KafkaUnavailable
-from cardwright.producers.kafka_config import kafka_logger
+from cardwright.producers.kafka_config import PropertyValue, client_config
 
 # How long to wait for the cluster to answer a create request. A healthy cluster answers in
 # milliseconds; 30 s covers a broker that is still starting, then we report it unreachable.
@@ -53,18 +52,14 @@ def ensure_topics(
     partitions: int,
     dlq_topic: str,
     *,
-    properties: Mapping[str, str] | None = None,
+    properties: Mapping[str, PropertyValue] | None = None,
 ) -> list[str]:
     """Create ``topic`` and ``dlq_topic`` with ``partitions`` partitions unless they exist.
 
     Returns the names of the topics this call created. ``properties`` carries security and
     other client settings (see ``producers.kafka_config``); ``bootstrap`` wins over theirs.
     """
-    config: dict[str, Any] = {
-        "logger": kafka_logger(),
-        **(properties or {}),
-        "bootstrap.servers": bootstrap,
-    }
+    config = client_config(properties or {}, **{"bootstrap.servers": bootstrap})
     try:
         admin = AdminClient(config)
     except KafkaException as exc:
@@ -106,19 +101,22 @@ def _new_topic(name: str, partitions: int, config: dict[str, str] | None = None)
 def _create(admin: AdminClient, bootstrap: str, wanted: list[NewTopic]) -> list[str]:
     futures = admin.create_topics(wanted, request_timeout=_CREATE_TIMEOUT_S)
     created = []
-    for name, future in futures.items():
-        try:
-            future.result(timeout=_CREATE_TIMEOUT_S + 5)  # the request times out first
-        except KafkaException as exc:
-            err: KafkaError = exc.args[0]
-            if err.code() == KafkaError.TOPIC_ALREADY_EXISTS:
-                continue
-            message = f"cannot create topic {name!r} on {bootstrap}: {err.str()}"
-            if err.code() in _NOT_RETRYABLE:
-                raise ConfigurationError(message) from None
-            raise KafkaUnavailable(message) from None
-        except TimeoutError:
-            message = f"cannot create topic {name!r}: no answer from {bootstrap}"
-            raise KafkaUnavailable(message) from None
-        created.append(name)
+    try:
+        for name, future in futures.items():
+            try:
+                future.result(timeout=_CREATE_TIMEOUT_S + 5)  # the request times out first
+            except KafkaException as exc:
+                err: KafkaError = exc.args[0]
+                if err.code() == KafkaError.TOPIC_ALREADY_EXISTS:
+                    continue
+                message = f"cannot create topic {name!r} on {bootstrap}: {err.str()}"
+                if err.code() in _NOT_RETRYABLE:
+                    raise ConfigurationError(message) from None
+                raise KafkaUnavailable(message) from None
+            except TimeoutError:
+                message = f"cannot create topic {name!r}: no answer from {bootstrap}"
+                raise KafkaUnavailable(message) from None
+            created.append(name)
+    finally:
+        admin.poll(0)  # an AdminClient hands its log lines over only when polled
     return created

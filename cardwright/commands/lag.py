@@ -12,11 +12,17 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cardwright.commands.options import BootstrapOption, GroupOption, JsonOption, TopicOption
+from cardwright.commands.options import (
+    BootstrapOption,
+    GroupOption,
+    JsonOption,
+    TopicOption,
+    command_settings,
+)
 from cardwright.consumers.group_admin import GroupAdmin
 from cardwright.consumers.replay_plan import compute_lag
 from cardwright.producers.kafka_config import client_properties
-from cardwright.settings import load_settings
+from cardwright.producers.reach import require_reachable
 
 
 def lag(
@@ -29,10 +35,12 @@ def lag(
 
     Exit status: 0 shown; 1 unknown topic or Kafka error; 2 usage error.
     """
-    settings = load_settings(
+    settings = command_settings(
         kafka_bootstrap_servers=bootstrap_servers, group_id=group, events_topic=topic
     )
-    admin = GroupAdmin(client_properties(settings))
+    properties = client_properties(settings)
+    require_reachable(properties)  # a dead cluster: one clear line, not a wait per request
+    admin = GroupAdmin(properties)
     entries = compute_lag(admin.offsets(settings.group_id, settings.events_topic))
     total = sum(e.lag for e in entries)
     if json_output:

@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
+from cardwright.commands.options import command_settings
 from cardwright.errors import DatabaseUnavailable
-from cardwright.settings import load_settings
 from cardwright.storage.engine import make_engine, translate_errors
 from cardwright.storage.migrate import current_revision, upgrade, upgrade_sql
 
@@ -21,7 +21,7 @@ def migrate(
     ] = None,
 ) -> None:
     """Apply the Alembic migrations; running it again is harmless."""
-    settings = load_settings(database_url=database_url)
+    settings = command_settings(database_url=database_url)
     url = settings.database_url.get_secret_value()
     if sql:
         typer.echo(upgrade_sql(url))

@@ -28,13 +28,15 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from cardwright.commands.options import command_settings
 from cardwright.errors import BadInput
 from cardwright.producers.jsonl import iter_lines, raw_key, read_events
-from cardwright.producers.kafka_config import client_properties
+from cardwright.producers.kafka_config import client_properties, plain
 from cardwright.producers.publisher import DeliveryFailed, Publisher
+from cardwright.producers.reach import require_reachable
 from cardwright.producers.topics import ensure_topics
 from cardwright.schema.events import MessageEvent
-from cardwright.settings import DEFAULT_BOOTSTRAP, load_settings
+from cardwright.settings import DEFAULT_BOOTSTRAP
 
 # Exit codes: 0 everything published; 1 invalid lines or undelivered records; 2 usage errors
 # (Typer's own, and ConfigurationError in cardwright.cli).
@@ -167,12 +169,14 @@ def publish(
 
     Exit status: 0 all published, 1 invalid lines or undelivered records, 2 usage errors.
     """
-    settings = load_settings(kafka_bootstrap_servers=bootstrap_servers, events_topic=topic)
+    settings = command_settings(kafka_bootstrap_servers=bootstrap_servers, events_topic=topic)
     properties = client_properties(settings)
     with _open_input(file) as stream:
+        # A dead cluster: one clear line now, rather than records failing minutes later.
+        require_reachable(properties)
         if create_topic:
             ensure_topics(
-                properties["bootstrap.servers"],
+                plain(properties["bootstrap.servers"]),
                 settings.events_topic,
                 settings.partitions,
                 settings.dlq_topic,

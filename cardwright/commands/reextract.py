@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 
 from cardwright import logs
-from cardwright.commands.options import JsonOption
+from cardwright.commands.options import JsonOption, command_settings
 from cardwright.consumers.extraction import TopicExtraction
 from cardwright.consumers.recompute import (
     FAILED,
@@ -30,7 +30,6 @@ from cardwright.consumers.recompute import (
 from cardwright.extractors.base import load_extractor
 from cardwright.progress import progress
 from cardwright.schema.card_diff import CardFace
-from cardwright.settings import load_settings
 from cardwright.storage.engine import make_engine, translate_errors
 from cardwright.storage.selection import changed_since, failed_after_cards, one_topic
 from cardwright.wiring import instance_name
@@ -73,8 +72,7 @@ def reextract(
     Exit status: 0 done; 1 a topic failed or is missing, database error; 2 usage error.
     """
     since_at = _selection(user, topic, since, failed)
-    settings = load_settings(extractor=extractor)
-    logs.configure(settings, log_format=settings.log_format, level=settings.log_level)
+    settings = command_settings(extractor=extractor)
     instance = f"reextract-{instance_name()}"
     logs.bind(instance=instance)
     engine = make_engine(settings.database_url.get_secret_value(), pool_size=2)

@@ -14,7 +14,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cardwright.commands.options import BootstrapOption, GroupOption, JsonOption, TopicOption
+from cardwright.commands.options import (
+    BootstrapOption,
+    GroupOption,
+    JsonOption,
+    TopicOption,
+    command_settings,
+)
 from cardwright.consumers.group_admin import GroupAdmin, GroupInfo
 from cardwright.consumers.replay_plan import (
     InvalidReplaySpec,
@@ -30,8 +36,8 @@ from cardwright.consumers.replay_plan import (
     plan_reset,
 )
 from cardwright.producers.kafka_config import client_properties
+from cardwright.producers.reach import require_reachable
 from cardwright.progress import progress
-from cardwright.settings import load_settings
 
 _MODES = "--to-earliest | --to-latest | --to-offset | --to-datetime | --shift-by"
 
@@ -83,11 +89,13 @@ def replay(
     Exit status: 0 planned or applied; 1 group active, no offset to shift, Kafka error; 2 usage.
     """
     mode = _mode(to_earliest, to_latest, to_offset, to_datetime, shift_by)
-    settings = load_settings(
+    settings = command_settings(
         kafka_bootstrap_servers=bootstrap_servers, group_id=group, events_topic=topic
     )
     group_id, topic_name = settings.group_id, settings.events_topic
-    admin = GroupAdmin(client_properties(settings))
+    properties = client_properties(settings)
+    require_reachable(properties)  # a dead cluster: one clear line, not a wait per request
+    admin = GroupAdmin(properties)
     # Three broker round trips (group, offsets, times); on a terminal a bar shows which one waits.
     with progress(f"reading group {group_id}", total=3) as advance:
         # A dry run is a planning tool, so it may look at a running group; a real reset may not.

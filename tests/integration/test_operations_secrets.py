@@ -1,4 +1,4 @@
-"""Kafka security pass-through, and secrets kept out of every log line.
+"""Kafka security pass-through, and secrets kept out of every log line and every command's output.
 
 A dedicated broker (the native stack's module) gets a second listener, SASL_PLAINTEXT with the
 PLAIN mechanism and one user whose password is a sentinel. The consumer reaches it only through
@@ -19,6 +19,8 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from subprocess import PIPE
+from typing import Any
 
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -172,3 +174,90 @@ def test_sasl_settings_reach_librdkafka_and_no_secret_reaches_a_log_line(
         for sentinel in (KAFKA_SENTINEL, DB_SENTINEL):
             assert sentinel not in text, f"{sentinel[:5]}... leaked into {log.name}"
     engine.dispose()
+
+
+# Every secret-looking Kafka property a deployment may set; on the plaintext test listener
+# librdkafka carries them without using them, which is all this test needs.
+SECRET_PROPERTIES = {
+    "CARDWRIGHT_KAFKA_SASL_PASSWORD": KAFKA_SENTINEL + "-sasl",
+    "CARDWRIGHT_KAFKA_SSL_KEY_PASSWORD": KAFKA_SENTINEL + "-key",
+    "CARDWRIGHT_KAFKA_SSL_KEYSTORE_PASSWORD": KAFKA_SENTINEL + "-keystore",
+    "CARDWRIGHT_KAFKA_SASL_OAUTHBEARER_CLIENT_SECRET": KAFKA_SENTINEL + "-oauth",
+}
+# --help of a command starts the interpreter and nothing else: seconds, even on a busy machine.
+HELP_TIMEOUT_S = 120
+
+
+def command_paths() -> list[list[str]]:
+    """Every command and subcommand of the CLI, as argument lists (so new ones are covered)."""
+    import typer
+
+    from cardwright.cli import app
+
+    def walk(command: Any, path: list[str]) -> Iterator[list[str]]:
+        yield path
+        for name, sub in sorted(getattr(command, "commands", {}).items()):  # a group's
+            yield from walk(sub, [*path, name])
+
+    return list(walk(typer.main.get_command(app), []))
+
+
+def test_no_command_prints_a_secret(kafka_bootstrap, database_url, topic_name, group_id, tmp_path):
+    """With sentinel Kafka secrets and a database URL whose password is a sentinel, at DEBUG,
+    neither `--help` nor a real run of any command shows a sentinel on stdout or stderr."""
+    secret_url = make_url(database_url).set(password=DB_SENTINEL)
+    env = consumer_env(
+        kafka_bootstrap,
+        secret_url.render_as_string(hide_password=False),
+        topic_name,
+        group_id,
+        CARDWRIGHT_LOG_LEVEL="DEBUG",
+        **SECRET_PROPERTIES,
+    )
+    env["PYTHONPATH"] = os.pathsep.join(sys.path)
+    cardwright = [sys.executable, "-m", "cardwright"]
+
+    helps = [
+        (path, subprocess.Popen([*cardwright, *path, "--help"], env=env, stdout=PIPE, stderr=PIPE))
+        for path in command_paths()
+    ]
+    outputs: dict[str, str] = {}
+    for path, process in helps:
+        out, err = process.communicate(timeout=HELP_TIMEOUT_S)
+        assert process.returncode == 0, (path, err)
+        outputs[" ".join([*path, "--help"])] = (out + err).decode()
+
+    events = conversation_events(seed=43, users=1)
+    source = tmp_path / "events.jsonl"
+    source.write_bytes(b"".join(e.to_json_bytes() + b"\n" for e in events))
+    some = events[0]
+
+    def run(*args: str, expect: tuple[int, ...] = (0,)) -> str:
+        done = subprocess.run(
+            [*cardwright, *args], env=env, capture_output=True, text=True, timeout=CONSUME_TIMEOUT_S
+        )
+        text = done.stdout + done.stderr
+        assert done.returncode in expect, (args, text[-3000:])
+        outputs[" ".join(args)] = text
+        return text
+
+    run("migrate", "--sql")
+    run("migrate")
+    run("migrate", "--database-url", secret_url.render_as_string(hide_password=False))
+    run("publish", str(source), "--topic", topic_name)
+    run("consume", "--until-idle", "2")
+    run("cards", "--user", some.user_id, "--conversation", some.conversation_id)
+    run("runs", "--user", some.user_id, "--topic", some.topic_id)
+    run("lag", "--group", group_id, "--topic", topic_name)
+    run("replay", "--group", group_id, "--topic", topic_name, "--to-earliest", "--dry-run")
+    run("reextract", "--failed", "--dry-run")
+    run("stack", "status", expect=(0, 3))  # 3: no local stack of this checkout runs
+    # Failures print their errors: an unreachable database and an unreachable broker.
+    dead_url = secret_url.set(host="127.0.0.1", port=1).render_as_string(hide_password=False)
+    run("migrate", "--database-url", dead_url, expect=(1,))
+    run("lag", "--group", group_id, "--bootstrap-servers", "127.0.0.1:1", expect=(1,))
+
+    assert any("DEBUG" in text or '"debug"' in text for text in outputs.values())
+    for name, text in outputs.items():
+        for sentinel in (KAFKA_SENTINEL, DB_SENTINEL):
+            assert sentinel not in text, f"{sentinel[:5]}... leaked by `cardwright {name}`"

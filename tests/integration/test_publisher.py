@@ -149,4 +149,4 @@ def test_publish_cli_fails_clearly_when_kafka_is_unreachable(tmp_path):
     source.write_bytes(line())
     done = run_publish("127.0.0.1:1", str(source), "--topic", "unreachable")
     assert done.returncode == 1
-    assert "cannot create topic" in done.stderr
+    assert "cannot reach Kafka at 127.0.0.1:1" in done.stderr

@@ -1,4 +1,5 @@
-"""Client properties: Java .properties parsing, CARDWRIGHT_KAFKA_* variables, precedence."""
+"""Client properties: Java .properties parsing, CARDWRIGHT_KAFKA_* variables, precedence,
+secrets held as SecretStr until the client config, and librdkafka's rate-limited log lines."""
 
 from __future__ import annotations
 
@@ -6,11 +7,16 @@ import logging
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import SecretStr
 
 from cardwright.errors import ConfigurationError
 from cardwright.producers.kafka_config import (
-    RepeatFilter,
+    RateLimitFilter,
+    client_config,
     client_properties,
+    kafka_logger,
     merge_properties,
     parse_properties,
     properties_from_env,
@@ -106,7 +112,13 @@ def test_client_properties_reads_the_file(tmp_path: Path) -> None:
     path.write_text("security.protocol=SSL\nsasl.password=x\n", encoding="utf-8")
     settings = Settings(kafka_bootstrap_servers="b:1", kafka_properties_file=str(path))
     props = client_properties(settings, environ={"CARDWRIGHT_KAFKA_SASL_PASSWORD": "y"})
-    assert props == {"security.protocol": "SSL", "sasl.password": "y", "bootstrap.servers": "b:1"}
+    assert client_config(props, logger=None) == {
+        "security.protocol": "SSL",
+        "sasl.password": "y",
+        "bootstrap.servers": "b:1",
+        "log.connection.close": "false",
+        "logger": None,
+    }
 
 
 def test_missing_properties_file_is_a_configuration_error(tmp_path: Path) -> None:
@@ -124,16 +136,106 @@ def test_redacted_masks_secrets_only() -> None:
     }
 
 
-def test_repeated_librdkafka_lines_pass_once_per_window() -> None:
+SECRET_NAMES = [
+    "sasl.password",
+    "ssl.key.password",
+    "ssl.keystore.password",
+    "sasl.oauthbearer.client.secret",
+    "sasl.jaas.config",
+    "ssl.key.pem",
+]
+
+
+def test_secret_properties_are_held_as_secretstr_and_unwrapped_only_in_the_client_config() -> None:
+    environ = {
+        f"CARDWRIGHT_KAFKA_{name.upper().replace('.', '_')}": "s3cret" for name in SECRET_NAMES
+    }
+    environ["CARDWRIGHT_KAFKA_SECURITY_PROTOCOL"] = "SASL_SSL"
+    props = client_properties(Settings(kafka_bootstrap_servers="b:1"), environ=environ)
+    for name in SECRET_NAMES:
+        assert isinstance(props[name], SecretStr), name
+    assert props["security.protocol"] == "SASL_SSL"
+    assert "s3cret" not in repr(props) and "s3cret" not in str(props)
+    config = client_config(props)
+    assert all(config[name] == "s3cret" for name in SECRET_NAMES)
+    assert config["logger"] is kafka_logger()
+
+
+def test_client_config_lets_properties_and_extras_override_the_quiet_defaults() -> None:
+    config = client_config({"log.connection.close": "true"}, error_cb=print)
+    assert config["log.connection.close"] == "true"
+    assert config["error_cb"] is print
+
+
+def test_redacted_masks_secretstr_values_whatever_their_name() -> None:
+    assert redacted({"custom.thing": SecretStr("x"), "acks": "all"}) == {
+        "custom.thing": "********",
+        "acks": "all",
+    }
+
+
+def librdkafka_record(facility: str, message: str, level: int = logging.ERROR) -> logging.LogRecord:
+    """A record as confluent-kafka logs it: ("%s [%s] %s", facility, client name, message)."""
+    args = (facility, "rdkafka#producer-7", message)
+    return logging.LogRecord("cardwright.kafka", level, __file__, 1, "%s [%s] %s", args, None)
+
+
+def test_the_first_line_of_a_kind_passes_then_one_per_window_with_the_count_held_back() -> None:
     now = [0.0]
-    repeat = RepeatFilter(window_s=60, clock=lambda: now[0])
-
-    def passes(message: str) -> bool:
-        record = logging.LogRecord("k", logging.ERROR, __file__, 1, message, None, None)
-        return repeat.filter(record)
-
-    assert passes("Connect to 127.0.0.1:1 failed (after 0ms)")
-    assert not passes("Connect to 127.0.0.1:1 failed (after 12ms)")  # numbers differ only
-    assert passes("SSL handshake failed")
+    limit = RateLimitFilter(window_s=60, clock=lambda: now[0])
+    refused = "Connect to 127.0.0.1:1 failed (after {}ms)"
+    assert limit.filter(librdkafka_record("FAIL", refused.format(0)))
+    held = [limit.filter(librdkafka_record("FAIL", refused.format(i))) for i in range(1, 300)]
+    assert not any(held)  # numbers differ only: the same kind
+    assert limit.filter(librdkafka_record("FAIL", "SSL handshake failed"))  # another kind
+    assert limit.filter(librdkafka_record("ERROR", refused.format(3)))  # another facility
     now[0] = 61.0
-    assert passes("Connect to 127.0.0.1:1 failed (after 3ms)")
+    later = librdkafka_record("FAIL", refused.format(9))
+    assert limit.filter(later)
+    assert later.suppressed == 299
+    assert not limit.filter(librdkafka_record("FAIL", refused.format(10)))
+
+
+def test_debug_lines_are_never_held_back() -> None:
+    limit = RateLimitFilter(window_s=60, clock=lambda: 0.0)
+    assert all(limit.filter(librdkafka_record("BROKER", "x", logging.DEBUG)) for _ in range(5))
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.floats(min_value=0, max_value=5, allow_nan=False),
+            st.sampled_from(["FAIL", "ERROR"]),
+            st.sampled_from(["refused after 1ms", "refused after 22ms", "timed out", "down"]),
+        ),
+        max_size=200,
+    )
+)
+def test_rate_limit_invariants(steps: list[tuple[float, str, str]]) -> None:
+    """Per kind: the first line passes; passed lines are at least a window apart; every line
+    is either passed or counted, and each count is reported on the next passed line."""
+    window = 10.0
+    now = [0.0]
+    limit = RateLimitFilter(window_s=window, clock=lambda: now[0])
+    passed: dict[tuple[str, str], list[float]] = {}
+    held: dict[tuple[str, str], int] = {}
+    reported: dict[tuple[str, str], int] = {}
+    for gap, facility, message in steps:
+        now[0] += gap
+        kind = (facility, "refused" if "refused" in message else message)
+        record = librdkafka_record(facility, message)
+        if limit.filter(record):
+            times = passed.setdefault(kind, [])
+            assert not times or now[0] - times[-1] >= window
+            times.append(now[0])
+            reported[kind] = reported.get(kind, 0) + getattr(record, "suppressed", 0)
+        else:
+            assert kind in passed, "the first line of a kind always passes"
+            held[kind] = held.get(kind, 0) + 1
+    now[0] += window + 1  # one more line of each kind, a window later, reports what is left
+    last_of_kind = {(f, "refused" if "refused" in m else m): (f, m) for _, f, m in steps}
+    for kind, (facility, message) in last_of_kind.items():
+        record = librdkafka_record(facility, message)
+        assert limit.filter(record)
+        reported[kind] = reported.get(kind, 0) + getattr(record, "suppressed", 0)
+    assert reported == {kind: held.get(kind, 0) for kind in passed}

@@ -10,7 +10,9 @@ import sys
 import pytest
 
 from cardwright import logs
-from cardwright.settings import Settings
+from cardwright.errors import ConfigurationError
+from cardwright.producers.kafka_config import RateLimitFilter, kafka_logger
+from cardwright.settings import Settings, load_settings
 
 SENTINEL = "Sentinel-Pw-7f3a9c"
 
@@ -110,3 +112,57 @@ def test_an_uncaught_exception_becomes_a_redacted_log_line(captured, monkeypatch
     [line] = lines(captured)
     assert line["level"] == "critical" and "ValueError" in line["exc"]
     assert SENTINEL not in captured.getvalue()
+
+
+def test_configure_command_reads_format_level_and_secrets_from_the_environment(
+    captured, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("CARDWRIGHT_LOG_FORMAT", "text")
+    monkeypatch.setenv("CARDWRIGHT_LOG_LEVEL", "debug")
+    monkeypatch.setenv("CARDWRIGHT_KAFKA_SSL_KEYSTORE_PASSWORD", SENTINEL)
+    logs.configure_command(stream=captured)
+    logging.getLogger("cardwright.x").debug("keystore %s", SENTINEL)
+    text = captured.getvalue()
+    assert "DEBUG" in text and "keystore" in text and not text.startswith("{")
+    assert SENTINEL not in text
+
+
+def test_configure_command_survives_a_bad_setting_and_the_command_reports_it(
+    captured, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("CARDWRIGHT_LOG_LEVEL", "chatty")
+    monkeypatch.setenv("CARDWRIGHT_DATABASE_URL", f"postgresql://u:{SENTINEL}@h/db")
+    logs.configure_command(stream=captured)
+    logging.getLogger("cardwright.x").info("still logging")
+    assert lines(captured)[0]["msg"] == "still logging"
+    with pytest.raises(ConfigurationError, match="CARDWRIGHT_LOG_LEVEL") as caught:
+        load_settings()
+    assert "chatty" not in str(caught.value) and SENTINEL not in str(caught.value)
+
+
+def test_secrets_given_as_flags_are_masked_too(captured):
+    logs.configure(log_format="json", stream=captured)
+    logs.remember_secrets(Settings(database_url=f"postgresql://u:{SENTINEL}@h/db"))
+    logging.getLogger("x").warning("bare %s", SENTINEL)
+    assert SENTINEL not in captured.getvalue()
+
+
+def test_librdkafka_lines_are_rate_limited_and_say_how_many_were_held_back(captured):
+    logs.configure(log_format="json", stream=captured)
+    assert any(isinstance(f, RateLimitFilter) for f in kafka_logger().filters)
+    now = [0.0]
+    log = logging.getLogger("cardwright.kafka.test-limited")  # the same filter, a test clock
+    log.addFilter(RateLimitFilter(window_s=60, clock=lambda: now[0]))
+    for attempt in range(50):
+        message = f"Connect to ipv4#127.0.0.1:1 failed (after {attempt}ms)"
+        log.error("%s [%s] %s", "FAIL", "rdkafka#producer-1", message)
+    now[0] += 3600
+    log.error("%s [%s] %s", "FAIL", "rdkafka#producer-1", message)
+    first, later = lines(captured)
+    assert first["msg"].startswith("FAIL [rdkafka#producer-1] Connect to")
+    assert "suppressed" not in first and later["suppressed"] == 49
+
+
+def test_redact_masks_known_secrets_in_text_printed_outside_logging():
+    logs.add_secrets([SENTINEL])
+    assert logs.redact(f"cannot connect as {SENTINEL}") == f"cannot connect as {logs.MASK}"
