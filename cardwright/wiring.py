@@ -54,8 +54,9 @@ def build_worker(
     group_id: str | None = None,
     extractor: Extractor | None = None,
     on_event: Callable[[str, dict[str, Any]], None] | None = None,
+    instance: str | None = None,
 ) -> Worker:
-    instance = instance_name()
+    instance = instance or instance_name()
     group = group_id or settings.group_id
     workers: list[Worker] = []  # the consumer exists before the worker its callback reports to
     config = consumer_config(settings, group, instance)

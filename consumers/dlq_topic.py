@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
 
 from confluent_kafka import (
     TIMESTAMP_NOT_AVAILABLE,
@@ -28,7 +27,7 @@ from confluent_kafka import (
 from cardwright.consumers.dlq_read import DeadLetter, Position
 from cardwright.consumers.group_admin import TopicNotFound
 from cardwright.errors import CardwrightError, ConfigurationError, KafkaUnavailable
-from cardwright.producers.kafka_config import kafka_logger
+from cardwright.producers.kafka_config import PropertyValue, client_config
 
 # Per metadata or watermark request: a healthy cluster answers in milliseconds; 10 s rides out a
 # leader election and still answers an operator whose bootstrap address is wrong.
@@ -75,15 +74,16 @@ class PartitionRange:
 class DlqReader:
     """Reads one DLQ topic; use as a context manager so the consumer is closed."""
 
-    def __init__(self, properties: Mapping[str, str], topic: str) -> None:
+    def __init__(self, properties: Mapping[str, PropertyValue], topic: str) -> None:
         self.topic = topic
-        config: dict[str, Any] = {
-            **properties,
-            "group.id": READER_GROUP,
-            "enable.auto.commit": False,
-            "enable.auto.offset.store": False,
-            "logger": kafka_logger(),
-        }
+        config = client_config(
+            properties,
+            **{
+                "group.id": READER_GROUP,
+                "enable.auto.commit": False,
+                "enable.auto.offset.store": False,
+            },
+        )
         try:
             self._consumer = Consumer(config)
         except KafkaException as exc:

@@ -17,7 +17,7 @@ from cardwright.settings import Settings, load_settings
 from cardwright.storage.engine import make_engine
 from cardwright.storage.schema_revision import check_revision
 from cardwright.supervisor import supervise
-from cardwright.wiring import build_worker
+from cardwright.wiring import build_worker, instance_name
 
 
 def consume(
@@ -59,6 +59,9 @@ def consume(
         group_id=group, events_topic=topic, extractor=extractor, metrics_port=metrics_port
     )
     logs.configure(settings, log_format=settings.log_format, level=settings.log_level)
+    # Named from the first line on: the start-up checks log too (alembic, topic creation).
+    instance = instance_name()
+    logs.bind(instance=instance, group=settings.group_id)
     _check_schema(settings)
     if create_topic:
         ensure_topics(
@@ -71,8 +74,7 @@ def consume(
     if workers > 1:
         raise typer.Exit(supervise(settings, workers, until_idle))
     operations = Operations(settings)
-    worker = build_worker(settings, on_event=operations.observer)
-    logs.bind(instance=worker.config.instance, group=settings.group_id)
+    worker = build_worker(settings, on_event=operations.observer, instance=instance)
     with operations.serving(worker):
         worker.install_signal_handlers()
         worker.run(until_idle_s=until_idle)

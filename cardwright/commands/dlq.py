@@ -40,7 +40,7 @@ from cardwright.consumers.dlq_read import (
 from cardwright.consumers.dlq_topic import DlqReader
 from cardwright.consumers.redrive import Redrive, Skip, plan_redrive
 from cardwright.errors import ConfigurationError, KafkaUnavailable
-from cardwright.producers.kafka_config import client_properties, kafka_logger
+from cardwright.producers.kafka_config import PropertyValue, client_config, client_properties
 from cardwright.producers.publisher import producer_config
 from cardwright.progress import progress
 from cardwright.settings import Settings, load_settings
@@ -313,11 +313,11 @@ class _RedrivePublisher:
     """Publishes redriven records with headers, configured exactly as ``producers.publisher``
     configures the events publisher (its ``producer_config``), and remembers which failed."""
 
-    def __init__(self, properties: Mapping[str, str], topic: str) -> None:
+    def __init__(self, properties: Mapping[str, PropertyValue], topic: str) -> None:
         self._topic = topic
         self._in_flight = 0
         self._failed: dict[str, str] = {}
-        config: dict[str, Any] = {**producer_config(properties), "logger": kafka_logger()}
+        config = client_config(producer_config(properties))
         try:
             self._producer = Producer(config)
         except KafkaException as exc:
