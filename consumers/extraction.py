@@ -1,6 +1,12 @@
 """Extracting one topic: read its snapshot, hash it, extract outside any transaction, replace.
 
 Used by the consumer and by ``cardwright reextract``, so both go through the same fencing.
+
+Where the extractor runs depends on how it is given. By entry point spec (``"rules"``,
+``"rules@2"``): in a warm child process that is killed when it overruns the timeout, so a
+runaway extractor costs one topic's failure and nothing stays behind (extractors/isolation.py).
+As an instance (tests, embedding): in a thread of this process, which on timeout can only be
+abandoned, still running.
 """
 
 from __future__ import annotations
@@ -9,12 +15,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
+from typing import Protocol
 
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
 from cardwright.errors import DatabaseRefused, ExtractionFailed
 from cardwright.extractors.base import Extractor
+from cardwright.extractors.isolation import IsolatedRunner
 from cardwright.schema.cards import CardDraft, TopicSnapshot
 from cardwright.schema.source_hash import source_hash
 from cardwright.storage.engine import translate_errors
@@ -36,16 +44,26 @@ class TopicOutcome:
 
 
 class TopicExtraction:
-    """Runs the extractor for one topic at a time, with a timeout, and stores the result."""
+    """Runs the extractor for one topic at a time, with a timeout, and stores the result.
+
+    ``extractor`` is an entry point spec (run in a child process) or an instance (run in a
+    thread); ``self.extractor`` is the instance either way, for its ``extractor_id``.
+    """
 
     def __init__(
-        self, engine: Engine, extractor: Extractor, instance: str, timeout_s: float
+        self, engine: Engine, extractor: Extractor | str, instance: str, timeout_s: float
     ) -> None:
         self.engine = engine
-        self.extractor = extractor
         self.instance = instance
         self.timeout_s = timeout_s
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="extract")
+        self._runner: _Runner
+        if isinstance(extractor, str):
+            isolated = IsolatedRunner(extractor)
+            self.extractor: Extractor = isolated.extractor
+            self._runner = isolated
+        else:
+            self.extractor = extractor
+            self._runner = _ThreadRunner(extractor)
 
     def run(self, user_id: str, topic_id: str) -> TopicOutcome:
         """Bring the topic's cards up to its stored input. Raises ``ExtractionFailed`` or
@@ -93,21 +111,43 @@ class TopicExtraction:
         return self._extract(snapshot)
 
     def _extract(self, snapshot: TopicSnapshot) -> list[CardDraft]:
-        future = self._executor.submit(self.extractor.extract, snapshot)
+        return _validated(snapshot, self._runner.run(snapshot, self.timeout_s))
+
+    def close(self) -> None:
+        """Stop the extractor's child process or thread pool; a worker calls it at shutdown."""
+        self._runner.close()
+
+
+class _Runner(Protocol):
+    def run(self, snapshot: TopicSnapshot, timeout_s: float) -> object:
+        """The extractor's unchecked result, or ``ExtractionFailed`` (raised, timed out)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class _ThreadRunner:
+    """An extractor instance run in a thread of this process, for the timeout's sake."""
+
+    def __init__(self, extractor: Extractor) -> None:
+        self._extractor = extractor
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="extract")
+
+    def run(self, snapshot: TopicSnapshot, timeout_s: float) -> object:
+        future = self._executor.submit(self._extractor.extract, snapshot)
         try:
-            drafts = future.result(timeout=self.timeout_s)
+            return future.result(timeout=timeout_s)
         except FutureTimeout:
             # A thread cannot be killed: abandon it and give later topics a fresh one.
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="extract")
             raise ExtractionFailed(
-                snapshot.user_id, snapshot.topic_id, f"timed out after {self.timeout_s}s"
+                snapshot.user_id, snapshot.topic_id, f"timed out after {timeout_s}s"
             ) from None
         except Exception as exc:  # any extractor bug is this topic's failure, not the worker's
             raise ExtractionFailed(
                 snapshot.user_id, snapshot.topic_id, f"{type(exc).__name__}: {exc}"
             ) from exc
-        return _validated(snapshot, drafts)
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

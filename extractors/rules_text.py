@@ -19,15 +19,25 @@ _URL_TRAILING = ".,;:!?'\"”’*_>"
 
 # A sentence ends at terminal punctuation followed by space (or the end), at CJK terminal
 # punctuation (no space follows it), and at every line break: chat text uses lines as sentences.
-_BOUNDARY_RE = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s|\Z)|[。！？]+|\n")
-_LAST_WORD_RE = re.compile(r"(\w+)\W*$")
-# "e.g.", "p.m.", "U.S.": letters joined by dots before the final one.
-_DOTTED_RE = re.compile(r"(?:\b\w\.)+\w$")
+# Linear on purpose: with plain ``[.!?…]+[...]*(?=...)`` a run of dots before a letter was tried
+# from each of its dots and given back one dot at a time, quadratic in the run (32 KiB of dots
+# took seconds). A match may only start where a run starts (the lookbehind) and neither run is
+# given back (possessive ``++``, ``*+``); giving back could never have led to a match anyway,
+# since the character after a shorter run is another dot or closer, not space.
+_BOUNDARY_RE = re.compile(r"(?<![.!?…])[.!?…]++[\"'”’)\]]*+(?=\s|\Z)|[。！？]+|\n")
+# Both look at a few characters before a dot only, and stay linear on any input anyway: a match
+# starts only where a word starts (the lookbehind) and never gives a run back (possessive).
+_LAST_WORD_RE = re.compile(r"(?<!\w)(\w++)\W*+$")
+# "e.g.", "p.m.", "U.S.": letters joined by dots before the final one. The last link ("g" in
+# "e.g") is enough to tell, and a fixed-length pattern cannot backtrack over a long chain.
+_DOTTED_RE = re.compile(r"\b\w\.\w$")
+# How far before a dot an abbreviation is looked for.
+_ABBREVIATION_WINDOW = 12
 # A dot after these is almost never the end of a sentence ("Dr. Smith", "e.g. this").
 _ABBREVIATIONS = frozenset(
     {"mr", "mrs", "ms", "mx", "dr", "prof", "st", "jr", "sr", "vs", "approx", "dept", "fig", "mt"}
 )
-_BULLET_RE = re.compile(r"^(?:[-*•>#]+|\d{1,3}[.)])\s+")
+_BULLET_RE = re.compile(r"^(?:[-*•>#]++|\d{1,3}[.)])\s+")
 _SPACE_RE = re.compile(r"\s+")
 
 WORD_RE = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
@@ -110,9 +120,11 @@ def _sentence(text: str, masked: str, start: int, end: int) -> Iterator[Sentence
 
 def _is_abbreviation(masked: str, dot: int, end: int) -> bool:
     following = masked[end : end + 3].lstrip()
-    if following[:1].islower() and _DOTTED_RE.search(masked, max(0, dot - 12), dot):
+    # A slice, not search(pos=...): a word cut by the window's edge counts from the edge.
+    before = masked[max(0, dot - _ABBREVIATION_WINDOW) : dot]
+    if following[:1].islower() and _DOTTED_RE.search(before):
         return True  # "3 p.m. tomorrow", "e.g. apples": the sentence goes on
-    word = _LAST_WORD_RE.search(masked, max(0, dot - 12), dot)
+    word = _LAST_WORD_RE.search(before)
     if word is None:
         return False
     token = word.group(1)
@@ -121,12 +133,17 @@ def _is_abbreviation(masked: str, dot: int, end: int) -> bool:
 
 
 def _trim_url(url: str) -> str:
-    url = url.rstrip(_URL_TRAILING)
-    # Keep a closing bracket only when the URL opened it (Wikipedia-style paths).
+    end = len(url.rstrip(_URL_TRAILING))
+    # Keep a closing bracket only when the URL opened it (Wikipedia-style paths). Counted once
+    # per bracket and trimmed by index: a URL ending in thousands of ")" stays linear.
     for opener, closer in ("()", "[]", "{}"):
-        while url.endswith(closer) and url.count(closer) > url.count(opener):
-            url = url[:-1].rstrip(_URL_TRAILING)
-    return url
+        excess = url.count(closer, 0, end) - url.count(opener, 0, end)
+        while excess > 0 and url[end - 1] == closer:
+            end -= 1
+            excess -= 1
+            while end and url[end - 1] in _URL_TRAILING:
+                end -= 1
+    return url[:end]
 
 
 def _blank(match: re.Match[str]) -> str:
