@@ -15,7 +15,7 @@ from cardwright.consumers.dlq import DeadLetters
 from cardwright.consumers.extraction import TopicExtraction
 from cardwright.consumers.metrics import fan_out
 from cardwright.consumers.worker import Worker, WorkerConfig
-from cardwright.extractors.base import Extractor, load_extractor
+from cardwright.extractors.base import Extractor
 from cardwright.producers.kafka_config import client_config, client_properties
 from cardwright.settings import Settings
 from cardwright.storage.engine import make_engine
@@ -63,8 +63,11 @@ def build_worker(
     config["on_commit"] = lambda error, partitions: workers[0].on_commit(error, partitions)
     consumer = Consumer(config)
     engine = make_engine(settings.database_url.get_secret_value())
-    chosen = extractor or load_extractor(settings.extractor)
-    extraction = TopicExtraction(engine, chosen, instance, settings.extract_timeout_s)
+    # By name, the extractor runs in a child process that a timeout kills (nothing left
+    # behind); an instance (tests) runs in a thread.
+    extraction = TopicExtraction(
+        engine, extractor or settings.extractor, instance, settings.extract_timeout_s
+    )
     dead_letters = DeadLetters(
         client_config(client_properties(settings)), settings.dlq_topic, instance
     )

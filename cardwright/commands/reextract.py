@@ -27,7 +27,6 @@ from cardwright.consumers.recompute import (
     TopicKey,
     TopicRecompute,
 )
-from cardwright.extractors.base import load_extractor
 from cardwright.progress import progress
 from cardwright.schema.card_diff import CardFace
 from cardwright.storage.engine import make_engine, translate_errors
@@ -76,9 +75,7 @@ def reextract(
     instance = f"reextract-{instance_name()}"
     logs.bind(instance=instance)
     engine = make_engine(settings.database_url.get_secret_value(), pool_size=2)
-    extraction = TopicExtraction(
-        engine, load_extractor(settings.extractor), instance, settings.extract_timeout_s
-    )
+    extraction = TopicExtraction(engine, settings.extractor, instance, settings.extract_timeout_s)
     try:
         with translate_errors():  # an unreachable database is one clear line, not a traceback
             if topic is not None and user is not None:
