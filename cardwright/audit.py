@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from cardwright.errors import ConfigurationError
+from cardwright.schema.errors import ConfigurationError
 
 ENV = "CARDWRIGHT_AUDIT_LOG"
 SKIPPED = frozenset({"turn"})

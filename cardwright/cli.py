@@ -11,7 +11,7 @@ import sys
 import typer
 
 from cardwright import logs
-from cardwright.errors import BadInput, CardwrightError, ConfigurationError
+from cardwright.schema.errors import BadInput, CardwrightError, ConfigurationError
 
 app = typer.Typer(
     name="cardwright",

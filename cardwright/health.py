@@ -27,7 +27,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from cardwright.consumers.metrics import WorkerMetrics, fan_out
 from cardwright.consumers.worker import Worker
-from cardwright.errors import ConfigurationError
+from cardwright.schema.errors import ConfigurationError
 from cardwright.settings import Settings
 from cardwright.storage.engine import ping
 

@@ -29,8 +29,8 @@ from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from cardwright.errors import ConfigurationError
 from cardwright.producers.kafka_config import client_properties
+from cardwright.schema.errors import ConfigurationError
 from cardwright.settings import Settings, load_settings
 
 MASK = "********"
@@ -85,7 +85,7 @@ def secrets_of(settings: Settings) -> set[str]:
         if password:
             found.add(str(password))
     try:
-        properties = client_properties(settings)
+        properties = client_properties(settings.kafka)
     except ConfigurationError:
         properties = {}  # the command reports the unreadable file itself
     for value in properties.values():

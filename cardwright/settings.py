@@ -13,7 +13,8 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from cardwright.errors import ConfigurationError
+from cardwright.producers.kafka_config import KafkaSettings
+from cardwright.schema.errors import ConfigurationError
 
 # The defaults point at the native local stack (`cardwright stack up`), whose ports are chosen
 # away from the usual 9092/5432 so a system Kafka or PostgreSQL does not collide with it.
@@ -57,6 +58,15 @@ class Settings(BaseSettings):
     log_level: Annotated[
         Literal["DEBUG", "INFO", "WARNING", "ERROR"], BeforeValidator(lambda v: str(v).upper())
     ] = "INFO"
+
+    @property
+    def kafka(self) -> KafkaSettings:
+        """The Kafka part, as the client code in producers/ and consumers/ takes it."""
+        return KafkaSettings(
+            bootstrap_servers=self.kafka_bootstrap_servers,
+            bootstrap_explicit="kafka_bootstrap_servers" in self.model_fields_set,
+            properties_file=self.kafka_properties_file,
+        )
 
     @property
     def dlq_topic(self) -> str:

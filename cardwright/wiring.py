@@ -35,7 +35,9 @@ def instance_name() -> str:
 
 def consumer_config(settings: Settings, group_id: str, instance: str) -> dict[str, Any]:
     return {
-        **client_config(client_properties(settings)),  # secrets unwrapped here, for the client
+        **client_config(
+            client_properties(settings.kafka)
+        ),  # secrets unwrapped here, for the client
         "group.id": group_id,
         "client.id": instance,
         "enable.auto.commit": False,
@@ -69,7 +71,7 @@ def build_worker(
         engine, extractor or settings.extractor, instance, settings.extract_timeout_s
     )
     dead_letters = DeadLetters(
-        client_config(client_properties(settings)), settings.dlq_topic, instance
+        client_config(client_properties(settings.kafka)), settings.dlq_topic, instance
     )
     worker_config = WorkerConfig(
         topic=settings.events_topic,

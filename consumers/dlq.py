@@ -21,8 +21,8 @@ from typing import Any, Protocol
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
-from cardwright.errors import BadInput, KafkaUnavailable
 from cardwright.producers.topics import DEFAULT_EVENTS_MAX_MESSAGE_BYTES, dlq_max_message_bytes
+from cardwright.schema.errors import BadInput, KafkaUnavailable
 
 log = logging.getLogger("cardwright.consumer")
 

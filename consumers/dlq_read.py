@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from cardwright.errors import CardwrightError
+from cardwright.schema.errors import CardwrightError
 
 HEADER_REASON = "cardwright.reason"
 HEADER_DETAIL = "cardwright.detail"

@@ -26,8 +26,8 @@ from confluent_kafka import (
 
 from cardwright.consumers.dlq_read import DeadLetter, Position
 from cardwright.consumers.group_admin import TopicNotFound
-from cardwright.errors import CardwrightError, ConfigurationError, KafkaUnavailable
 from cardwright.producers.kafka_config import PropertyValue, client_config
+from cardwright.schema.errors import CardwrightError, ConfigurationError, KafkaUnavailable
 
 # Per metadata or watermark request: a healthy cluster answers in milliseconds; 10 s rides out a
 # leader election and still answers an operator whose bootstrap address is wrong.

@@ -20,10 +20,10 @@ from typing import Protocol
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
-from cardwright.errors import DatabaseRefused, ExtractionFailed
 from cardwright.extractors.base import Extractor
 from cardwright.extractors.isolation import IsolatedRunner
 from cardwright.schema.cards import CardDraft, TopicSnapshot
+from cardwright.schema.errors import DatabaseRefused, ExtractionFailed
 from cardwright.schema.source_hash import source_hash
 from cardwright.storage.engine import translate_errors
 from cardwright.storage.replace import (

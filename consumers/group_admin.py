@@ -25,8 +25,8 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient, OffsetSpec  # type: ignore[attr-defined]
 
 from cardwright.consumers.replay_plan import PartitionOffsets, PlanEntry
-from cardwright.errors import CardwrightError, KafkaUnavailable
 from cardwright.producers.kafka_config import PropertyValue, client_config
+from cardwright.schema.errors import CardwrightError, KafkaUnavailable
 
 __all__ = [
     "GroupActive",

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from cardwright.consumers.extraction import TopicExtraction
-from cardwright.errors import ExtractionFailed
 from cardwright.schema.card_diff import CardDiff, CardFace, diff_cards
+from cardwright.schema.errors import ExtractionFailed
 from cardwright.schema.source_hash import source_hash
 from cardwright.storage.engine import translate_errors
 from cardwright.storage.queries import cards_by_topic, runs_of_topic

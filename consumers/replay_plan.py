@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from cardwright.errors import CardwrightError
+from cardwright.schema.errors import CardwrightError
 
 __all__ = [
     "InvalidReplaySpec",

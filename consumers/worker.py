@@ -33,19 +33,19 @@ from cardwright.consumers.dlq import DeadLetters
 from cardwright.consumers.extraction import TopicExtraction
 from cardwright.consumers.ingest import BatchIngest
 from cardwright.consumers.watermark import Watermarks
-from cardwright.errors import (
-    DatabaseContention,
-    DatabaseMisconfigured,
-    ExtractionFailed,
-    KafkaUnavailable,
-    RetryableError,
-)
 from cardwright.failpoints import (
     AFTER_DB_COMMIT_BEFORE_OFFSET_COMMIT,
     IN_ON_REVOKE,
     failpoint,
 )
 from cardwright.planted import COMMIT_BEFORE_EXTRACTION, planted
+from cardwright.schema.errors import (
+    DatabaseContention,
+    DatabaseMisconfigured,
+    ExtractionFailed,
+    KafkaUnavailable,
+    RetryableError,
+)
 from cardwright.storage.engine import ping, translate_errors
 from cardwright.storage.messages import TopicKey
 from cardwright.storage.replace import read_snapshot, record_failure

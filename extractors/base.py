@@ -8,8 +8,8 @@ import importlib
 from importlib.metadata import entry_points
 from typing import Protocol, runtime_checkable
 
-from cardwright.errors import ConfigurationError
 from cardwright.schema.cards import CardDraft, TopicSnapshot
+from cardwright.schema.errors import ConfigurationError
 
 ENTRY_POINT_GROUP = "cardwright.extractors"
 

@@ -27,9 +27,9 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 import cardwright
-from cardwright.errors import ConfigurationError, ExtractionFailed
 from cardwright.extractors.base import Extractor, load_extractor
 from cardwright.schema.cards import LiveMessage, TopicSnapshot
+from cardwright.schema.errors import ConfigurationError, ExtractionFailed
 
 # Starting the interpreter, importing cardwright and loading the extractor: bounded apart from
 # the extraction timeout, so a slow start neither counts against the first topic nor hangs.

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from cardwright.errors import BadInput
+from cardwright.schema.errors import BadInput
 from cardwright.schema.events import MessageEvent, parse_event
 
 Line = bytes | str

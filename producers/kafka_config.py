@@ -33,19 +33,18 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeAlias
 
 from pydantic import SecretStr
 
-from cardwright.errors import ConfigurationError
-from cardwright.settings import Settings
+from cardwright.schema.errors import ConfigurationError
 
 ENV_PREFIX = "CARDWRIGHT_KAFKA_"
-# Settings fields that start with "kafka_" own their CARDWRIGHT_KAFKA_* names.
-_RESERVED_ENV = frozenset(
-    f"CARDWRIGHT_{name.upper()}" for name in Settings.model_fields if name.startswith("kafka_")
-)
+# The settings that own CARDWRIGHT_KAFKA_* names (cardwright.settings.Settings' kafka_ fields;
+# a unit test keeps the two lists equal).
+RESERVED_ENV = frozenset({"CARDWRIGHT_KAFKA_BOOTSTRAP_SERVERS", "CARDWRIGHT_KAFKA_PROPERTIES_FILE"})
 _SECRET_WORDS = ("password", "secret", "key", "token", "jaas")
 MASK = "********"
 # librdkafka retries a refused connection many times a second and logs every attempt; one line
@@ -122,7 +121,7 @@ def properties_from_env(environ: Mapping[str, str]) -> dict[str, str]:
     result: dict[str, str] = {}
     for name, value in environ.items():
         upper = name.upper()
-        if not upper.startswith(ENV_PREFIX) or upper in _RESERVED_ENV or value == "":
+        if not upper.startswith(ENV_PREFIX) or upper in RESERVED_ENV or value == "":
             continue
         prop = upper.removeprefix(ENV_PREFIX).lower().replace("_", ".")
         if prop:
@@ -130,25 +129,35 @@ def properties_from_env(environ: Mapping[str, str]) -> dict[str, str]:
     return result
 
 
+@dataclass(frozen=True, slots=True)
+class KafkaSettings:
+    """What the service settings say about Kafka (cardwright.settings.Settings.kafka)."""
+
+    bootstrap_servers: str
+    # Given by a flag or CARDWRIGHT_KAFKA_BOOTSTRAP_SERVERS, so it beats the properties file.
+    bootstrap_explicit: bool = False
+    properties_file: str | None = None
+
+
 def merge_properties(
-    settings: Settings,
+    settings: KafkaSettings,
     file_properties: Mapping[str, str],
     env_properties: Mapping[str, str],
 ) -> dict[str, str]:
     """Apply the precedence of the module docstring; pure, so it is tested without files."""
     merged = {**file_properties, **env_properties}
-    if "kafka_bootstrap_servers" in settings.model_fields_set or "bootstrap.servers" not in merged:
-        merged["bootstrap.servers"] = settings.kafka_bootstrap_servers
+    if settings.bootstrap_explicit or "bootstrap.servers" not in merged:
+        merged["bootstrap.servers"] = settings.bootstrap_servers
     return merged
 
 
 def client_properties(
-    settings: Settings, environ: Mapping[str, str] | None = None
+    settings: KafkaSettings, environ: Mapping[str, str] | None = None
 ) -> dict[str, PropertyValue]:
     """The librdkafka properties every cardwright client starts from; secrets wrapped."""
     file_properties: dict[str, str] = {}
-    if settings.kafka_properties_file:
-        path = Path(settings.kafka_properties_file)
+    if settings.properties_file:
+        path = Path(settings.properties_file)
         try:
             file_properties = parse_properties(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError) as exc:

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
-from cardwright.errors import BadInput, ConfigurationError, KafkaUnavailable
 from cardwright.producers.kafka_config import PropertyValue, client_config, plain
+from cardwright.schema.errors import BadInput, ConfigurationError, KafkaUnavailable
 from cardwright.schema.events import MessageEvent
 
 # The design requires these; a properties file may not weaken them.

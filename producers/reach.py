@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 
-from cardwright.errors import ConfigurationError, KafkaUnavailable
 from cardwright.producers.kafka_config import PropertyValue, client_config, plain
+from cardwright.schema.errors import ConfigurationError, KafkaUnavailable
 
 # How long the first contact may take. A healthy cluster answers a metadata request in
 # milliseconds, and even a distant one behind TLS and SASL within a second or two; past 5 s an

@@ -19,8 +19,8 @@ from confluent_kafka.admin._config import ConfigResource
 from confluent_kafka.admin._resource import ResourceType
 from confluent_kafka.cimpl import NewTopic
 
-from cardwright.errors import ConfigurationError, KafkaUnavailable
 from cardwright.producers.kafka_config import PropertyValue, client_config
+from cardwright.schema.errors import ConfigurationError, KafkaUnavailable
 
 # How long to wait for the cluster to answer a create request. A healthy cluster answers in
 # milliseconds; 30 s covers a broker that is still starting, then we report it unreachable.

@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from cardwright.errors import BadInput
+from cardwright.schema.errors import BadInput
 
 SCHEMA_VERSION = 1
 MAX_TEXT_BYTES = 32 * 1024

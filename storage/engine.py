@@ -1,7 +1,7 @@
 """Engine creation and the translation of driver errors into the cardwright error tree.
 
 The translation classifies by SQLSTATE (``storage.sqlstate``); this module only reads the code
-off the driver's exception and raises the matching error of ``cardwright.errors``.
+off the driver's exception and raises the matching error of ``cardwright.schema.errors``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 
-from cardwright.errors import (
+from cardwright.schema.errors import (
     DatabaseContention,
     DatabaseMisconfigured,
     DatabaseRefused,

@@ -37,8 +37,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert
 
-from cardwright.errors import BadInput
 from cardwright.planted import EDITS_WITHOUT_REVISION_CHECK, planted
+from cardwright.schema.errors import BadInput
 from cardwright.schema.events import REASON_MESSAGE_MOVED, REASON_TOPIC_CONFLICT, MessageEvent
 from cardwright.storage.arrays import unnest
 from cardwright.storage.tables import messages, topics

@@ -10,7 +10,7 @@ from __future__ import annotations
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-from cardwright.errors import ConfigurationError
+from cardwright.schema.errors import ConfigurationError
 from cardwright.storage.engine import translate_errors
 from cardwright.storage.migrate import MIGRATIONS_DIR, current_revision
 

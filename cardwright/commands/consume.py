@@ -9,10 +9,10 @@ import typer
 
 from cardwright import logs
 from cardwright.commands.options import GroupOption, TopicOption
-from cardwright.errors import DatabaseUnavailable
 from cardwright.health import Operations
 from cardwright.producers.kafka_config import client_properties
 from cardwright.producers.topics import ensure_topics
+from cardwright.schema.errors import DatabaseUnavailable
 from cardwright.settings import Settings, load_settings
 from cardwright.storage.engine import make_engine
 from cardwright.storage.schema_revision import check_revision
@@ -69,7 +69,7 @@ def consume(
             settings.events_topic,
             settings.partitions,
             settings.dlq_topic,
-            properties=client_properties(settings),
+            properties=client_properties(settings.kafka),
         )
     if workers > 1:
         raise typer.Exit(supervise(settings, workers, until_idle))

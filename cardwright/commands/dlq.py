@@ -39,10 +39,10 @@ from cardwright.consumers.dlq_read import (
 )
 from cardwright.consumers.dlq_topic import DlqReader
 from cardwright.consumers.redrive import Redrive, Skip, plan_redrive
-from cardwright.errors import ConfigurationError, KafkaUnavailable
 from cardwright.producers.kafka_config import PropertyValue, client_config, client_properties
 from cardwright.producers.publisher import producer_config
 from cardwright.progress import progress
+from cardwright.schema.errors import ConfigurationError, KafkaUnavailable
 from cardwright.settings import Settings, load_settings
 
 EXIT_INCOMPLETE = 1
@@ -148,7 +148,7 @@ def list_(
     found: list[dict[str, Any]] = []  # --json prints one document at the end
     count = 0
     with (
-        DlqReader(client_properties(settings), settings.dlq_topic) as reader,
+        DlqReader(client_properties(settings.kafka), settings.dlq_topic) as reader,
         # closing: --limit leaves the scan early; its partition is unassigned before the close.
         closing(_selected(reader, selector, "reading")) as records,
     ):
@@ -187,7 +187,7 @@ def show(
     except InvalidSelection as exc:
         raise typer.BadParameter(exc.detail, param_hint=f"'{exc.option}'") from None
     settings = _settings(topic, bootstrap_servers)
-    with DlqReader(client_properties(settings), settings.dlq_topic) as reader:
+    with DlqReader(client_properties(settings.kafka), settings.dlq_topic) as reader:
         record = reader.read(where)
     if json_output:
         typer.echo(json.dumps({"dlq_topic": settings.dlq_topic, **details(record)}))
@@ -254,7 +254,7 @@ def redrive(
             "selects every record; give it without selectors", param_hint="'--all'"
         )
     settings = _settings(topic, bootstrap_servers)
-    properties = client_properties(settings)
+    properties = client_properties(settings.kafka)
     sender = None if dry_run else _RedrivePublisher(properties, settings.events_topic)
     redriven: list[Redrive] = []
     skipped: list[Skip] = []

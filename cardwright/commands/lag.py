@@ -38,7 +38,7 @@ def lag(
     settings = command_settings(
         kafka_bootstrap_servers=bootstrap_servers, group_id=group, events_topic=topic
     )
-    properties = client_properties(settings)
+    properties = client_properties(settings.kafka)
     require_reachable(properties)  # a dead cluster: one clear line, not a wait per request
     admin = GroupAdmin(properties)
     entries = compute_lag(admin.offsets(settings.group_id, settings.events_topic))

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from cardwright.commands.options import command_settings
-from cardwright.errors import DatabaseUnavailable
+from cardwright.schema.errors import DatabaseUnavailable
 from cardwright.storage.engine import make_engine, translate_errors
 from cardwright.storage.migrate import current_revision, upgrade, upgrade_sql
 

@@ -29,12 +29,12 @@ from rich.progress import (
 )
 
 from cardwright.commands.options import command_settings
-from cardwright.errors import BadInput
 from cardwright.producers.jsonl import iter_lines, raw_key, read_events
 from cardwright.producers.kafka_config import client_properties, plain
 from cardwright.producers.publisher import DeliveryFailed, Publisher
 from cardwright.producers.reach import require_reachable
 from cardwright.producers.topics import ensure_topics
+from cardwright.schema.errors import BadInput
 from cardwright.schema.events import MessageEvent
 from cardwright.settings import DEFAULT_BOOTSTRAP
 
@@ -170,7 +170,7 @@ def publish(
     Exit status: 0 all published, 1 invalid lines or undelivered records, 2 usage errors.
     """
     settings = command_settings(kafka_bootstrap_servers=bootstrap_servers, events_topic=topic)
-    properties = client_properties(settings)
+    properties = client_properties(settings.kafka)
     with _open_input(file) as stream:
         # A dead cluster: one clear line now, rather than records failing minutes later.
         require_reachable(properties)

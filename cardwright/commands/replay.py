@@ -93,7 +93,7 @@ def replay(
         kafka_bootstrap_servers=bootstrap_servers, group_id=group, events_topic=topic
     )
     group_id, topic_name = settings.group_id, settings.events_topic
-    properties = client_properties(settings)
+    properties = client_properties(settings.kafka)
     require_reachable(properties)  # a dead cluster: one clear line, not a wait per request
     admin = GroupAdmin(properties)
     # Three broker round trips (group, offsets, times); on a terminal a bar shows which one waits.

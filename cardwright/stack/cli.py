@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cardwright.errors import ConfigurationError
+from cardwright.schema.errors import ConfigurationError
 from cardwright.stack import compose, native, native_kafka, native_postgres
 from cardwright.stack.config import KAFKA_VERSION, Mode, StackConfig, load_config
 from cardwright.stack.procs import say

@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from cardwright.errors import ConfigurationError, RetryableError
+from cardwright.schema.errors import ConfigurationError, RetryableError
 from cardwright.stack.config import StackConfig
 from cardwright.stack.procs import say
 

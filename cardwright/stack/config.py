@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from cardwright.errors import ConfigurationError
+from cardwright.schema.errors import ConfigurationError
 
 # The Kafka release the native broker runs. Keep equal to kafka.version in kafka-pom.xml and to
 # the image tag in compose.yaml.

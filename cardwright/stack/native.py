@@ -10,7 +10,7 @@ import os
 import stat
 from dataclasses import dataclass
 
-from cardwright.errors import ConfigurationError
+from cardwright.schema.errors import ConfigurationError
 from cardwright.stack import native_kafka, native_postgres
 from cardwright.stack.config import StackConfig
 from cardwright.stack.procs import find_processes, locked, reap, say, terminate

@@ -18,7 +18,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from cardwright.errors import ConfigurationError, KafkaUnavailable
+from cardwright.schema.errors import ConfigurationError, KafkaUnavailable
 from cardwright.stack.config import KAFKA_VERSION, StackConfig
 from cardwright.stack.procs import (
     alive,

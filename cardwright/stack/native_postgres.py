@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from cardwright.errors import ConfigurationError, DatabaseUnavailable
+from cardwright.schema.errors import ConfigurationError, DatabaseUnavailable
 from cardwright.stack.config import DB_NAME, DB_USER, StackConfig
 from cardwright.stack.procs import (
     alive,

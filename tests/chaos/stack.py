@@ -22,7 +22,7 @@ import psycopg
 from confluent_kafka.admin import AdminClient, NewTopic
 from psycopg import sql
 
-from cardwright.errors import CardwrightError
+from cardwright.schema.errors import CardwrightError
 from cardwright.stack import native, native_kafka, native_postgres
 from cardwright.stack.config import StackConfig, default_cache_dir
 from cardwright.stack.procs import is_zombie, port_free, reap, wait_until

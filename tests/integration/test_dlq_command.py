@@ -22,9 +22,9 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from cardwright.cli import main
 from cardwright.consumers.dlq import DeadLetters
 from cardwright.consumers.dlq_topic import READER_GROUP
-from cardwright.errors import BadInput
 from cardwright.producers.partitioner import partition_for
 from cardwright.schema import events as ev
+from cardwright.schema.errors import BadInput
 from tests.conftest import TEST_TOPIC_PARTITIONS
 from tests.integration.support import (
     committed_offsets,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from cardwright.errors import ConfigurationError
+from cardwright.schema.errors import ConfigurationError
 from cardwright.stack import native_postgres
 from cardwright.stack.config import StackConfig, default_cache_dir
 from cardwright.stack.procs import free_port

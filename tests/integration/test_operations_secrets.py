@@ -26,7 +26,7 @@ import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 from sqlalchemy.engine import make_url
 
-from cardwright.errors import ConfigurationError
+from cardwright.schema.errors import ConfigurationError
 from cardwright.stack import native_kafka
 from cardwright.stack.config import StackConfig, default_cache_dir
 from cardwright.stack.procs import free_port

@@ -16,9 +16,9 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import select
 
 from cardwright.consumers.extraction import TopicExtraction
-from cardwright.errors import ExtractionFailed
 from cardwright.extractors.rules import RulesExtractor
 from cardwright.schema.cards import CardDraft, CardKind, TopicSnapshot
+from cardwright.schema.errors import ExtractionFailed
 from cardwright.schema.events import REASON_MESSAGE_MOVED, REASON_TOPIC_CONFLICT
 from cardwright.schema.source_hash import source_hash
 from cardwright.storage.queries import cards_by_conversation, cards_by_topic, runs_of_topic

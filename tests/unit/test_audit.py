@@ -7,7 +7,7 @@ import json
 import pytest
 
 from cardwright.audit import AuditLog, audit_from_env
-from cardwright.errors import ConfigurationError
+from cardwright.schema.errors import ConfigurationError
 
 
 def test_each_event_is_one_json_line_with_times_instance_and_fields(tmp_path):

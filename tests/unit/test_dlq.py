@@ -17,7 +17,7 @@ import pytest
 from confluent_kafka import KafkaError, KafkaException
 
 from cardwright.consumers.dlq import TRUNCATED_VALUE_BYTES, DeadLetters
-from cardwright.errors import BadInput, KafkaUnavailable
+from cardwright.schema.errors import BadInput, KafkaUnavailable
 
 
 @dataclass

@@ -19,7 +19,7 @@ from cardwright.consumers.redrive import (
     Skip,
     plan_redrive,
 )
-from cardwright.errors import BadInput
+from cardwright.schema.errors import BadInput
 from cardwright.schema.events import REASON_KEY_MISMATCH, parse_event
 
 

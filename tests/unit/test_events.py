@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
-from cardwright.errors import BadInput
 from cardwright.schema import events
+from cardwright.schema.errors import BadInput
 from cardwright.schema.events import MessageEvent, parse_event
 from cardwright.schema.export import SCHEMA_PATH, render
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from cardwright.errors import ConfigurationError
 from cardwright.extractors.base import Extractor, load_extractor
 from cardwright.schema.cards import CardDraft, CardKind, TopicSnapshot
+from cardwright.schema.errors import ConfigurationError
 
 HERE = __name__
 

@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import create_engine
 
 from cardwright.consumers.extraction import TopicExtraction
-from cardwright.errors import ConfigurationError, ExtractionFailed
 from cardwright.extractors.rules import RulesExtractor
+from cardwright.schema.errors import ConfigurationError, ExtractionFailed
 from tests.unit import isolation_extractors
 from tests.unit.test_rules_extractor import CHAT, snapshot
 

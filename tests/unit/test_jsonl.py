@@ -7,8 +7,8 @@ from typing import Any
 
 import orjson
 
-from cardwright.errors import BadInput
 from cardwright.producers.jsonl import iter_lines, raw_key, read_events
+from cardwright.schema.errors import BadInput
 from cardwright.schema.events import (
     MAX_TEXT_BYTES,
     REASON_INVALID_JSON,

@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
-from cardwright.errors import ConfigurationError
 from cardwright.producers.kafka_config import (
+    RESERVED_ENV,
     RateLimitFilter,
     client_config,
     client_properties,
@@ -22,6 +22,7 @@ from cardwright.producers.kafka_config import (
     properties_from_env,
     redacted,
 )
+from cardwright.schema.errors import ConfigurationError
 from cardwright.settings import Settings
 
 
@@ -94,16 +95,18 @@ def test_settings_names_are_not_taken_for_properties() -> None:
 def test_env_overrides_file_and_explicit_bootstrap_overrides_both() -> None:
     file_props = {"bootstrap.servers": "file:9092", "sasl.password": "old", "acks": "1"}
     env_props = {"sasl.password": "new"}
-    merged = merge_properties(Settings(kafka_bootstrap_servers="flag:9092"), file_props, env_props)
+    merged = merge_properties(
+        Settings(kafka_bootstrap_servers="flag:9092").kafka, file_props, env_props
+    )
     assert merged == {"bootstrap.servers": "flag:9092", "sasl.password": "new", "acks": "1"}
 
 
 def test_file_bootstrap_wins_over_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CARDWRIGHT_KAFKA_BOOTSTRAP_SERVERS", raising=False)
     settings = Settings()
-    merged = merge_properties(settings, {"bootstrap.servers": "file:9092"}, {})
+    merged = merge_properties(settings.kafka, {"bootstrap.servers": "file:9092"}, {})
     assert merged["bootstrap.servers"] == "file:9092"
-    default = merge_properties(settings, {}, {})["bootstrap.servers"]
+    default = merge_properties(settings.kafka, {}, {})["bootstrap.servers"]
     assert default == settings.kafka_bootstrap_servers
 
 
@@ -111,7 +114,7 @@ def test_client_properties_reads_the_file(tmp_path: Path) -> None:
     path = tmp_path / "client.properties"
     path.write_text("security.protocol=SSL\nsasl.password=x\n", encoding="utf-8")
     settings = Settings(kafka_bootstrap_servers="b:1", kafka_properties_file=str(path))
-    props = client_properties(settings, environ={"CARDWRIGHT_KAFKA_SASL_PASSWORD": "y"})
+    props = client_properties(settings.kafka, environ={"CARDWRIGHT_KAFKA_SASL_PASSWORD": "y"})
     assert client_config(props, logger=None) == {
         "security.protocol": "SSL",
         "sasl.password": "y",
@@ -124,7 +127,7 @@ def test_client_properties_reads_the_file(tmp_path: Path) -> None:
 def test_missing_properties_file_is_a_configuration_error(tmp_path: Path) -> None:
     settings = Settings(kafka_properties_file=str(tmp_path / "absent.properties"))
     with pytest.raises(ConfigurationError, match=r"absent\.properties"):
-        client_properties(settings, environ={})
+        client_properties(settings.kafka, environ={})
 
 
 def test_redacted_masks_secrets_only() -> None:
@@ -151,7 +154,7 @@ def test_secret_properties_are_held_as_secretstr_and_unwrapped_only_in_the_clien
         f"CARDWRIGHT_KAFKA_{name.upper().replace('.', '_')}": "s3cret" for name in SECRET_NAMES
     }
     environ["CARDWRIGHT_KAFKA_SECURITY_PROTOCOL"] = "SASL_SSL"
-    props = client_properties(Settings(kafka_bootstrap_servers="b:1"), environ=environ)
+    props = client_properties(Settings(kafka_bootstrap_servers="b:1").kafka, environ=environ)
     for name in SECRET_NAMES:
         assert isinstance(props[name], SecretStr), name
     assert props["security.protocol"] == "SASL_SSL"
@@ -239,3 +242,9 @@ def test_rate_limit_invariants(steps: list[tuple[float, str, str]]) -> None:
         assert limit.filter(record)
         reported[kind] = reported.get(kind, 0) + getattr(record, "suppressed", 0)
     assert reported == {kind: held.get(kind, 0) for kind in passed}
+
+
+def test_the_reserved_kafka_names_are_exactly_the_settings_kafka_fields() -> None:
+    """CARDWRIGHT_KAFKA_* names of settings are not librdkafka properties."""
+    fields = {f"CARDWRIGHT_{name.upper()}" for name in Settings.model_fields}
+    assert {name for name in fields if name.startswith("CARDWRIGHT_KAFKA_")} == RESERVED_ENV

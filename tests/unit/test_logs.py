@@ -10,8 +10,8 @@ import sys
 import pytest
 
 from cardwright import logs
-from cardwright.errors import ConfigurationError
 from cardwright.producers.kafka_config import RateLimitFilter, kafka_logger
+from cardwright.schema.errors import ConfigurationError
 from cardwright.settings import Settings, load_settings
 
 SENTINEL = "Sentinel-Pw-7f3a9c"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 
 from cardwright.commands.publish import Summary, publish_lines
-from cardwright.errors import BadInput
+from cardwright.schema.errors import BadInput
 from cardwright.schema.events import MessageEvent
 from tests.unit.test_jsonl import line
 

@@ -6,13 +6,13 @@ import socket
 
 import pytest
 
-from cardwright.errors import BadInput, ConfigurationError, KafkaUnavailable
 from cardwright.producers.publisher import (
     REQUIRED_PROPERTIES,
     DeliveryFailed,
     Publisher,
     producer_config,
 )
+from cardwright.schema.errors import BadInput, ConfigurationError, KafkaUnavailable
 
 
 def closed_port() -> str:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cardwright.errors import DatabaseMisconfigured
+from cardwright.schema.errors import DatabaseMisconfigured
 from cardwright.storage.sqlstate import Fault, classify
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cardwright.errors import ConfigurationError
+from cardwright.schema.errors import ConfigurationError
 from cardwright.stack.config import Mode, load_config
 from cardwright.stack.native_kafka import new_cluster_id, render_server_properties
 

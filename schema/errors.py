@@ -1,4 +1,6 @@
-"""The error tree of cardwright.
+"""The error tree of cardwright, part of the contract: the four failure classes of
+docs/design.md ("Failures: four classes, one place each") are these types, and every layer
+raises and handles them, so they live in the lowest layer.
 
     CardwrightError                 root: everything cardwright raises on purpose
     ├── ConfigurationError          bad settings or missing tools; the operator must act
