@@ -13,6 +13,7 @@ venv:
 lint:
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	.venv/bin/lint-imports
 
 typecheck:
 	.venv/bin/mypy

@@ -52,8 +52,6 @@ class Target:
             "CARDWRIGHT_DEBOUNCE_MS": str(BENCH_DEBOUNCE_MS),
             "CARDWRIGHT_MAX_DELAY_MS": str(BENCH_MAX_DELAY_MS),
         }
-        for name in ("CARDWRIGHT_FAILPOINT", "CARDWRIGHT_PLANTED_BUG"):
-            env.pop(name, None)
         env.update(extra)
         return env
 

@@ -21,9 +21,9 @@ from confluent_kafka import Message
 from sqlalchemy import Engine
 
 from cardwright.consumers.dlq import DeadLetters
-from cardwright.failpoints import AFTER_BATCH_COMMIT, failpoint
 from cardwright.schema.errors import BadInput, DatabaseContention, DatabaseRefused
 from cardwright.schema.events import REASON_UNSTORABLE, MessageEvent, parse_event
+from cardwright.schema.failpoints import AFTER_BATCH_COMMIT, failpoint
 from cardwright.storage.engine import translate_errors
 from cardwright.storage.messages import PersistResult, TopicKey, persist_batch
 

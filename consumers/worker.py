@@ -33,18 +33,17 @@ from cardwright.consumers.dlq import DeadLetters
 from cardwright.consumers.extraction import TopicExtraction
 from cardwright.consumers.ingest import BatchIngest
 from cardwright.consumers.watermark import Watermarks
-from cardwright.failpoints import (
-    AFTER_DB_COMMIT_BEFORE_OFFSET_COMMIT,
-    IN_ON_REVOKE,
-    failpoint,
-)
-from cardwright.planted import COMMIT_BEFORE_EXTRACTION, planted
 from cardwright.schema.errors import (
     DatabaseContention,
     DatabaseMisconfigured,
     ExtractionFailed,
     KafkaUnavailable,
     RetryableError,
+)
+from cardwright.schema.failpoints import (
+    AFTER_DB_COMMIT_BEFORE_OFFSET_COMMIT,
+    IN_ON_REVOKE,
+    failpoint,
 )
 from cardwright.storage.engine import ping, translate_errors
 from cardwright.storage.messages import TopicKey
@@ -121,7 +120,6 @@ class Worker:
         self._retry_at = 0.0
         self._stopping = False
         self._joined = False  # an assignment (possibly empty) has been received
-        self._commit_early = planted(COMMIT_BEFORE_EXTRACTION)
         self._ingest = BatchIngest(engine, dead_letters, extraction.extractor.extractor_id)
         self._last_record_at = self.clock.time()
 
@@ -227,9 +225,8 @@ class Worker:
         for record, event in result.applied:
             key = (event.user_id, event.topic_id)
             waits = key in result.needs_extract
-            holds = waits and not self._commit_early  # the planted bug lets offsets run ahead
             self._watermarks.handled(
-                _partition_of(record), _offset_of(record), key if holds else None
+                _partition_of(record), _offset_of(record), key if waits else None
             )
             if waits:
                 self._debouncer.touch(key, now)

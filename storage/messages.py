@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import (
     Boolean,
+    ColumnElement,
     Connection,
     DateTime,
     Integer,
@@ -37,7 +38,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert
 
-from cardwright.planted import EDITS_WITHOUT_REVISION_CHECK, planted
 from cardwright.schema.errors import BadInput
 from cardwright.schema.events import REASON_MESSAGE_MOVED, REASON_TOPIC_CONFLICT, MessageEvent
 from cardwright.storage.arrays import unnest
@@ -133,16 +133,11 @@ def persist_batch(
     # A stored message at the same or a higher (revision, event_id) cannot change: leave it out
     # of the upsert (a replay of processed events then writes nothing). The upsert's own WHERE
     # still guards against a concurrent writer that stored a higher pair after this read.
-    editable = planted(EDITS_WITHOUT_REVISION_CHECK)
     changing = [
         key
         for key in sorted(latest)
         if key not in stored_messages
-        or (
-            stored_messages[key][1][0] != latest[key].revision
-            if editable
-            else stored_messages[key][1] < version_of(latest[key])
-        )
+        or _supersedes(version_of(latest[key]), stored_messages[key][1])
     ]
     if changing:
         # Rows in key order: two workers writing overlapping batches (a zombie and the new
@@ -169,14 +164,7 @@ def persist_batch(
             # A row comparison, event_id in code point order (COLLATE "C") as version_of orders
             # it in Python; a same-revision event with a higher event_id thus wins in a later
             # batch exactly as it wins within one.
-            where=(
-                (messages.c.revision != stmt.excluded.revision)
-                if editable
-                else (
-                    tuple_(messages.c.revision, messages.c.event_id.collate("C"))
-                    < tuple_(stmt.excluded.revision, stmt.excluded.event_id.collate("C"))
-                )
-            )
+            where=_supersedes_stored(stmt.excluded)
             & (messages.c.topic_id == stmt.excluded.topic_id),
         ).returning(messages.c.user_id, messages.c.topic_id)
         for row in connection.execute(upsert):
@@ -261,6 +249,20 @@ def version_of(event: MessageEvent) -> tuple[int, str]:
     """The pair that orders an event among its message's events, as stored: event_id as its
     canonical text, compared in code point order (the SQL side uses COLLATE "C")."""
     return (event.revision, str(event.event_id))
+
+
+def _supersedes(event: tuple[int, str], stored: tuple[int, str]) -> bool:
+    """Whether an event at ``event`` replaces a message stored at ``stored``: only a higher
+    (revision, event_id). The upsert's WHERE (:func:`_supersedes_stored`) says the same in SQL."""
+    return event > stored
+
+
+def _supersedes_stored(excluded: Any) -> ColumnElement[bool]:
+    """The upsert's guard: the incoming row (``excluded``) replaces the stored one only with a
+    higher (revision, event_id), event_id compared in code point order on any collation."""
+    return tuple_(messages.c.revision, messages.c.event_id.collate("C")) < tuple_(
+        excluded.revision, excluded.event_id.collate("C")
+    )
 
 
 def _newer(candidate: MessageEvent, current: MessageEvent) -> bool:

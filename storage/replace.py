@@ -13,6 +13,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Engine,
     Executable,
     Integer,
+    Select,
     Text,
     cast,
     delete,
@@ -32,9 +34,8 @@ from sqlalchemy import (
 from sqlalchemy import insert as core_insert
 from sqlalchemy.dialects.postgresql import JSONB, insert
 
-from cardwright.failpoints import REPLACE_AFTER_DELETE, failpoint
-from cardwright.planted import REPLACE_WITHOUT_LOCK, SKIP_FRESHNESS_FENCE, planted
 from cardwright.schema.cards import CardDraft, LiveMessage, TopicSnapshot, card_id
+from cardwright.schema.failpoints import REPLACE_AFTER_DELETE, failpoint
 from cardwright.storage.arrays import unnest
 from cardwright.storage.tables import cards, extract_failures, extract_runs, messages, topics
 
@@ -137,6 +138,17 @@ def read_snapshot(engine: Engine, user_id: str, topic_id: str) -> StoredTopic | 
     return StoredTopic(snapshot, topic.cards_source_hash, topic.cards_state_version)
 
 
+def _locked(query: Select[Any]) -> Select[Any]:
+    """The per-topic lock: concurrent replaces of one topic queue here, one at a time."""
+    return query.with_for_update()
+
+
+def _fenced(cards_state_version: int | None, snapshot_state_version: int) -> bool:
+    """The freshness fence: the topic's cards come from a newer state than this snapshot, so
+    this (stale) worker must not overwrite them."""
+    return cards_state_version is not None and cards_state_version > snapshot_state_version
+
+
 def replace_cards(engine: Engine, result: ExtractResult) -> Outcome:
     """Store ``result`` as the topic's card set in one transaction; see the module docstring."""
     snap = result.snapshot
@@ -144,16 +156,10 @@ def replace_cards(engine: Engine, result: ExtractResult) -> Outcome:
         query = select(topics.c.cards_state_version, topics.c.cards_source_hash).where(
             topics.c.user_id == snap.user_id, topics.c.topic_id == snap.topic_id
         )
-        if not planted(REPLACE_WITHOUT_LOCK):
-            # The per-topic lock: concurrent replaces of one topic queue here, one at a time.
-            query = query.with_for_update()
-        topic = connection.execute(query).one_or_none()
+        topic = connection.execute(_locked(query)).one_or_none()
         if topic is None:
             return Outcome.MISSING
-        newer = topic.cards_state_version is not None and (
-            topic.cards_state_version > snap.state_version
-        )
-        if newer and not planted(SKIP_FRESHNESS_FENCE):
+        if _fenced(topic.cards_state_version, snap.state_version):
             return Outcome.STALE
         if topic.cards_source_hash == result.source_hash:
             # Same input as the current cards: keep them; only move the fence forward.

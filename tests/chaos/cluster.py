@@ -107,7 +107,7 @@ class Cluster:
                 env["CARDWRIGHT_FAILPOINT"] = armed
             with log.open("ab") as sink:
                 process = subprocess.Popen(
-                    [sys.executable, "-m", "cardwright", "consume", "--no-create-topic"],
+                    [sys.executable, "-m", "tests.member", "consume", "--no-create-topic"],
                     env=env,
                     cwd=self.cwd,
                     stdin=subprocess.DEVNULL,

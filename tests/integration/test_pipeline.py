@@ -138,7 +138,7 @@ def test_sigkill_between_card_delete_and_insert_keeps_the_previous_complete_set(
     edit = [event("t1", "m2", "We decided to use SQLite instead.", revision=1, minute=1)]
     publish(pipeline.bootstrap, pipeline.topic, edit)
     crashed = subprocess.run(
-        [sys.executable, "-m", "cardwright", "consume", "--until-idle", "30"],
+        [sys.executable, "-m", "tests.member", "consume", "--until-idle", "30"],
         env=pipeline.env(CARDWRIGHT_FAILPOINT="replace_after_delete"),
         capture_output=True,
         text=True,
