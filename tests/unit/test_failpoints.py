@@ -33,14 +33,14 @@ def state(pid: int) -> str:
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
 
 
-def test_a_kill_failpoint_dies_with_sigkill_on_its_nth_hit():
+def test_a_kill_failpoint_dies_with_sigkill_on_its_nth_hit() -> None:
     process = run("after_batch_commit:3")
     out, _ = process.communicate(timeout=WAIT_S)
     assert process.returncode == -signal.SIGKILL
     assert out.split() == ["0", "1", "2"]
 
 
-def test_a_stop_failpoint_freezes_once_and_runs_on_after_sigcont():
+def test_a_stop_failpoint_freezes_once_and_runs_on_after_sigcont() -> None:
     process = run("after_batch_commit:2:stop")
     deadline = time.monotonic() + WAIT_S
     while state(process.pid) != "T":
@@ -52,7 +52,7 @@ def test_a_stop_failpoint_freezes_once_and_runs_on_after_sigcont():
     assert out.split() == ["0", "1", "2", "3", "4", "done"]
 
 
-def test_an_unknown_action_is_refused(monkeypatch):
+def test_an_unknown_action_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     from cardwright.failpoints import AFTER_BATCH_COMMIT, failpoint
 
     monkeypatch.setenv("CARDWRIGHT_FAILPOINT", "after_batch_commit:1:pause")
