@@ -43,7 +43,7 @@ def _commit_before_extraction() -> None:
 def _replace_without_lock() -> None:
     from cardwright.storage import replace
 
-    replace._locked = lambda query: query  # type: ignore[assignment]
+    replace._locked = lambda query: query
 
 
 def _skip_freshness_fence() -> None:
@@ -56,10 +56,8 @@ def _edits_without_revision_check() -> None:
     from cardwright.storage import messages
     from cardwright.storage.tables import messages as table
 
-    messages._supersedes = lambda event, stored: event[0] != stored[0]  # type: ignore[assignment]
-    messages._supersedes_stored = (  # type: ignore[assignment]
-        lambda excluded: table.c.revision != excluded.revision
-    )
+    messages._supersedes = lambda event, stored: event[0] != stored[0]
+    messages._supersedes_stored = lambda excluded: table.c.revision != excluded.revision
 
 
 PLANTED: dict[str, Callable[[], None]] = {

@@ -24,7 +24,9 @@ class Log:
         )
         return offset
 
-    def message(self, user="u", topic="t", conversation="c", message="m1") -> Message:
+    def message(
+        self, user: str = "u", topic: str = "t", conversation: str = "c", message: str = "m1"
+    ) -> Message:
         return self.factory.new_message(user, topic, conversation, message)
 
     def write(self, m: Message, text: str) -> int:

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
 from psycopg import sql
 
 from cardwright.schema.errors import CardwrightError
@@ -108,7 +109,7 @@ class ChaosStack:
             upgrade(engine)
         finally:
             engine.dispose()
-        admin = AdminClient({"bootstrap.servers": self.bootstrap, "logger": QUIET_KAFKA})
+        admin = AdminClient({"bootstrap.servers": self.bootstrap, "logger": QUIET_KAFKA})  # type: ignore[dict-item]
         wanted = {names.topic: partitions, names.dlq: 1}
         futures = admin.create_topics(
             [NewTopic(t, num_partitions=n, replication_factor=1) for t, n in wanted.items()],
@@ -138,7 +139,7 @@ class ChaosStack:
                         sql.Identifier(names.database)
                     )
                 )
-            admin = AdminClient({"bootstrap.servers": self.bootstrap, "logger": QUIET_KAFKA})
+            admin = AdminClient({"bootstrap.servers": self.bootstrap, "logger": QUIET_KAFKA})  # type: ignore[dict-item]
             for future in admin.delete_topics([names.topic, names.dlq]).values():
                 future.result(timeout=TOPIC_TIMEOUT_S)
         except Exception as exc:  # cleanup must not hide the run's result

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from typing import Any
+
 from tests.chaos.anomalies import Findings
 from tests.chaos.check_state import check_dlq, check_messages, check_runs, check_topics_and_cards
 from tests.chaos.expected import ExpectedCards
 from tests.chaos.handmade import TOPIC, Log
 from tests.chaos.history import DbState, DeadRecord
-from tests.chaos.model import build_model
+from tests.chaos.model import Model, build_model
 from tests.chaos.oracle_rule import EXTRACTOR_ID as ORACLE
 
 
-def stored_state(log, expect):
+def stored_state(log: Log, expect: ExpectedCards) -> tuple[Model, DbState]:
     """The tables a correct pipeline would hold for ``log``, built from the model."""
     model = build_model(log.records, ORACLE)
     db = DbState()
@@ -69,7 +72,7 @@ def stored_state(log, expect):
     return model, db
 
 
-def final_findings(model, db, expect):
+def final_findings(model: Model, db: DbState, expect: ExpectedCards) -> dict[str, int]:
     findings = Findings()
     check_messages(model, db, findings)
     check_topics_and_cards(model, db, expect, findings)
@@ -77,7 +80,7 @@ def final_findings(model, db, expect):
     return findings.by_kind()
 
 
-def small_log():
+def small_log() -> Log:
     log = Log()
     a, b = log.message(message="m1"), log.message(message="m2", topic="t2", conversation="c2")
     log.write(a, "We decided to use PostgreSQL for the ledger.")
@@ -86,7 +89,7 @@ def small_log():
     return log
 
 
-def test_a_correct_final_state_passes_and_each_kind_of_damage_is_named():
+def test_a_correct_final_state_passes_and_each_kind_of_damage_is_named() -> None:
     expect = ExpectedCards()
     model, db = stored_state(small_log(), expect)
     assert final_findings(model, db, expect) == {}
@@ -112,7 +115,7 @@ def test_a_correct_final_state_passes_and_each_kind_of_damage_is_named():
     assert final_findings(model, db, expect) == {"foreign_run": 1, "card_not_in_current_run": 1}
 
 
-def test_every_poison_record_must_reach_the_dlq_unaltered_with_its_reason():
+def test_every_poison_record_must_reach_the_dlq_unaltered_with_its_reason() -> None:
     log = Log()
     m = log.message()
     log.write(m, "Fine.")
@@ -120,7 +123,13 @@ def test_every_poison_record_must_reach_the_dlq_unaltered_with_its_reason():
     log.add(key, value)
     model = build_model(log.records, ORACLE)
 
-    def dead(reason, raw=value, offset=1, consumer="w001", at_ms=10_000):
+    def dead(
+        reason: str,
+        raw: bytes | None = value,
+        offset: int = 1,
+        consumer: str = "w001",
+        at_ms: int = 10_000,
+    ) -> DeadRecord:
         headers = {
             "cardwright.reason": reason,
             "cardwright.source.topic": TOPIC,
@@ -130,10 +139,12 @@ def test_every_poison_record_must_reach_the_dlq_unaltered_with_its_reason():
         }
         return DeadRecord(key, raw, headers, at_ms)
 
-    def assigned(t, instance="w001", partitions=(0,)):
+    def assigned(
+        t: float, instance: str = "w001", partitions: Sequence[int] = (0,)
+    ) -> dict[str, Any]:
         return {"t": t, "event": "assigned", "instance": instance, "partitions": list(partitions)}
 
-    def kinds(records, audit=()):
+    def kinds(records: list[DeadRecord], audit: Iterable[dict[str, Any]] = ()) -> dict[str, int]:
         findings = Findings()
         check_dlq(model, records, TOPIC, findings, list(audit))
         return findings.by_kind()

@@ -6,19 +6,20 @@ No services: a clean chaos run means something only if these checks can fail.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from tests.chaos.anomalies import Findings
 from tests.chaos.check_offsets import check_offsets
 from tests.chaos.check_samples import check_samples
 from tests.chaos.expected import ExpectedCards, card_digest
 from tests.chaos.handmade import TOPIC, Log
-from tests.chaos.model import build_model
+from tests.chaos.model import Model, TopicModel, build_model
 from tests.chaos.oracle_rule import EXTRACTOR_ID as ORACLE
 
 # --- samples -------------------------------------------------------------------------------------
 
 
-def three_states():
+def three_states() -> tuple[Model, TopicModel]:
     log = Log()
     m = log.message()
     for text in (
@@ -31,7 +32,15 @@ def three_states():
     return model, model.topics[("u", "t")]
 
 
-def sample(topic, expect, source_hash, t, run_id=1, drop=0, other_run=None):
+def sample(
+    topic: TopicModel,
+    expect: ExpectedCards,
+    source_hash: str,
+    t: float,
+    run_id: int = 1,
+    drop: int = 0,
+    other_run: int | None = None,
+) -> dict[str, Any]:
     rows = expect.cards(topic, source_hash)
     ids = expect.card_ids("u", "t", source_hash, len(rows))
     cards = [[ids[i], other_run if (other_run and i == 0) else run_id, i] for i in range(len(rows))]
@@ -49,13 +58,13 @@ def sample(topic, expect, source_hash, t, run_id=1, drop=0, other_run=None):
     }
 
 
-def run_samples(samples, model):
+def run_samples(samples: list[dict[str, Any]], model: Model) -> dict[str, int]:
     findings = Findings()
     check_samples(samples, model, ExpectedCards(), findings)
     return findings.by_kind()
 
 
-def test_samples_that_move_forward_through_a_revisited_state_are_sound():
+def test_samples_that_move_forward_through_a_revisited_state_are_sound() -> None:
     model, topic = three_states()
     expect = ExpectedCards()
     a, b = topic.hashes[0], topic.hashes[1]
@@ -63,7 +72,7 @@ def test_samples_that_move_forward_through_a_revisited_state_are_sound():
     assert run_samples(samples, model) == {}
 
 
-def test_an_older_card_set_after_a_newer_one_is_a_regression():
+def test_an_older_card_set_after_a_newer_one_is_a_regression() -> None:
     model, topic = three_states()
     expect = ExpectedCards()
     a, b = topic.hashes[0], topic.hashes[1]
@@ -72,7 +81,7 @@ def test_an_older_card_set_after_a_newer_one_is_a_regression():
     assert run_samples(samples, model) == {"regressing_card_set": 1}
 
 
-def test_missing_cards_and_cards_of_another_run_are_torn_and_mixed():
+def test_missing_cards_and_cards_of_another_run_are_torn_and_mixed() -> None:
     model, topic = three_states()
     expect = ExpectedCards()
     a = topic.hashes[0]
@@ -80,7 +89,7 @@ def test_missing_cards_and_cards_of_another_run_are_torn_and_mixed():
     assert run_samples([sample(topic, expect, a, 0, other_run=9)], model) == {"mixed_card_set": 1}
 
 
-def test_cards_of_an_input_the_topic_never_had_are_foreign():
+def test_cards_of_an_input_the_topic_never_had_are_foreign() -> None:
     model, topic = three_states()
     expect = ExpectedCards()
     bogus = sample(topic, expect, topic.hashes[0], 0)
@@ -91,17 +100,17 @@ def test_cards_of_an_input_the_topic_never_had_are_foreign():
 # --- offsets -------------------------------------------------------------------------------------
 
 
-def audit_line(t, event, **fields):
+def audit_line(t: float, event: str, **fields: Any) -> dict[str, Any]:
     return {"t": t, "m": t, "instance": "i1", "pid": 1, "event": event, **fields}
 
 
-def offsets_findings(audit, log):
+def offsets_findings(audit: list[dict[str, Any]], log: Log) -> dict[str, int]:
     findings = Findings()
     check_offsets(audit, build_model(log.records, ORACLE), [], TOPIC, findings)
     return findings.by_kind()
 
 
-def test_a_commit_after_the_topics_run_is_safe_and_one_before_it_is_not():
+def test_a_commit_after_the_topics_run_is_safe_and_one_before_it_is_not() -> None:
     log = Log()
     m = log.message()
     log.write(m, "We decided to use PostgreSQL.")  # produced at t=1
@@ -113,7 +122,7 @@ def test_a_commit_after_the_topics_run_is_safe_and_one_before_it_is_not():
     assert offsets_findings([applied, early, run], log) == {"offset_passed_watermark": 1}
 
 
-def test_a_poison_record_must_be_in_the_dlq_before_its_offset_is_committed():
+def test_a_poison_record_must_be_in_the_dlq_before_its_offset_is_committed() -> None:
     log = Log()
     m = log.message()
     log.add(*log.factory.poison("invalid_json", m))
@@ -121,12 +130,12 @@ def test_a_poison_record_must_be_in_the_dlq_before_its_offset_is_committed():
     assert offsets_findings([commit], log) == {"offset_passed_watermark": 1}
 
 
-def test_card_digest_is_stable_for_json_round_trips():
+def test_card_digest_is_stable_for_json_round_trips() -> None:
     rows = [(0, "decision", "t", "b", ["m1"])]
     assert card_digest(rows) == card_digest(json.loads(json.dumps(rows)))
 
 
-def test_each_group_must_have_applied_what_it_commits_even_if_another_group_did():
+def test_each_group_must_have_applied_what_it_commits_even_if_another_group_did() -> None:
     log = Log()
     m = log.message()
     log.write(m, "We decided to use PostgreSQL.")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -31,7 +32,7 @@ PLUS_2 = timezone(timedelta(hours=2))
 MINUS_0530 = timezone(-timedelta(hours=5, minutes=30))
 
 
-def test_source_hash_golden_vectors():
+def test_source_hash_golden_vectors() -> None:
     # printf 'cardwright-source-v1\noracle@1\n' | sha256sum
     assert source_hash("oracle@1", ()) == (
         "b0d0f438d6b49e85331c01ca13c259bf32f1cd3712c3f7ebe3b15348831b7378"
@@ -58,14 +59,14 @@ def test_source_hash_golden_vectors():
     )
 
 
-def test_card_id_golden_vectors():
+def test_card_id_golden_vectors() -> None:
     # printf 'user-1\037thème-05\037<sha256 of nothing>\0370' | sha256sum | cut -c1-32
     assert card_id("user-1", "thème-05", EMPTY_SHA256, 0) == "70a7f606f6947167cf877386eb3d6b7d"
     # printf 'u\037t\037abc\03712' | sha256sum | cut -c1-32
     assert card_id("u", "t", "abc", 12) == "a0d5a27e3e0c108eadd0acde960237a0"
 
 
-def test_utc_text_always_prints_four_digit_years_and_microseconds():
+def test_utc_text_always_prints_four_digit_years_and_microseconds() -> None:
     assert utc_text(datetime(1, 1, 1, tzinfo=UTC)) == "0001-01-01T00:00:00.000000Z"
     assert utc_text(datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=-5)))) == (
         "0001-01-01T05:00:00.000000Z"
@@ -86,7 +87,9 @@ def test_utc_text_always_prints_four_digit_years_and_microseconds():
         unique_by=lambda t: t[0],
     )
 )
-def test_the_order_is_the_instant_then_the_code_points_whatever_the_offsets(spec):
+def test_the_order_is_the_instant_then_the_code_points_whatever_the_offsets(
+    spec: list[tuple[str, int, int]],
+) -> None:
     """Invariant: the source hash depends on the instants only, not on their offsets or on the
     order the messages come in; ties go by message_id in code point order."""
     base = datetime(2026, 1, 1, tzinfo=UTC)
@@ -110,7 +113,7 @@ def test_the_order_is_the_instant_then_the_code_points_whatever_the_offsets(spec
 # --- the strict parser ---------------------------------------------------------------------------
 
 
-def valid(**over):
+def valid(**over: Any) -> dict[str, Any]:
     document = {
         "schema_version": 1,
         "event_id": "0b9d2c4e-5f1a-4c3b-9d8e-7f6a5b4c3d2e",
@@ -128,14 +131,14 @@ def valid(**over):
     return document | over
 
 
-def reasons(document, key=b"t"):
+def reasons(document: dict[str, Any] | bytes, key: bytes | None = b"t") -> set[str]:
     raw = document if isinstance(document, bytes) else json.dumps(document).encode()
     event, why = classify(key, raw)
     assert (event is None) == bool(why)
     return set(why)
 
 
-def test_a_valid_event_has_no_reason_and_keeps_its_fields():
+def test_a_valid_event_has_no_reason_and_keeps_its_fields() -> None:
     event, why = classify(
         b"t", json.dumps(valid(event_id="0B9D2C4E5F1A4C3B9D8E7F6A5B4C3D2E")).encode()
     )
@@ -184,23 +187,23 @@ def test_a_valid_event_has_no_reason_and_keeps_its_fields():
         ),
     ],
 )
-def test_each_rule_of_the_schema(over, expected):
+def test_each_rule_of_the_schema(over: dict[str, Any], expected: set[str]) -> None:
     assert reasons(valid(**over)) == expected
 
 
-def test_a_missing_field_is_a_schema_violation():
+def test_a_missing_field_is_a_schema_violation() -> None:
     document = valid()
     del document["occurred_at"]
     assert reasons(document) == {"schema_violation"}
 
 
-def test_the_key_must_be_present_and_equal_the_topic_id():
+def test_the_key_must_be_present_and_equal_the_topic_id() -> None:
     assert reasons(valid(topic_id="thème"), key="thème".encode()) == set()
     assert reasons(valid(), key=None) == {"key_mismatch"}
     assert reasons(valid(), key=b"other") == {"key_mismatch"}
 
 
-def test_bytes_and_json_level_problems():
+def test_bytes_and_json_level_problems() -> None:
     body = json.dumps(valid()).encode()
     assert reasons(b"\xff" + body) == {"invalid_utf8"}
     assert reasons(body[:20]) == {"invalid_json"}

@@ -48,14 +48,14 @@ def imported_names(path: Path) -> set[str]:
     return names
 
 
-def test_the_checker_modules_are_the_expected_ones():
+def test_the_checker_modules_are_the_expected_ones() -> None:
     assert {"contract", "model", "expected", "oracle_rule", "checker"} <= set(checker_modules())
     assert {"check_state", "check_samples", "check_offsets", "events", "handmade"} <= set(
         checker_modules()
     )
 
 
-def test_no_checker_module_imports_the_product():
+def test_no_checker_module_imports_the_product() -> None:
     for name in checker_modules():
         product = {
             m for m in imported_names(HERE / f"{name}.py") if m.split(".")[0] == "cardwright"
@@ -63,7 +63,7 @@ def test_no_checker_module_imports_the_product():
         assert not product, f"tests/chaos/{name}.py imports {sorted(product)}"
 
 
-def test_importing_the_checker_loads_no_product_module():
+def test_importing_the_checker_loads_no_product_module() -> None:
     modules = [f"tests.chaos.{name}" for name in checker_modules()]
     script = (
         "import importlib, json, sys\n"

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 from tests.chaos.contract import utc_text
-from tests.chaos.events import RAW_POISON, encode
+from tests.chaos.events import RAW_POISON, Message, encode
 from tests.chaos.expected import ExpectedCards
 from tests.chaos.handmade import Log
 from tests.chaos.model import build_model, source_hash
@@ -28,7 +29,7 @@ LOW_ID = "00000000-0000-4000-8000-000000000001"
 HIGH_ID = "ffffffff-0000-4000-8000-000000000001"
 
 
-def test_each_poison_class_gets_its_reason_and_valid_events_none():
+def test_each_poison_class_gets_its_reason_and_valid_events_none() -> None:
     log = Log()
     m = log.message()
     log.write(m, "I'll send the draft to Alice on Friday.")
@@ -41,7 +42,7 @@ def test_each_poison_class_gets_its_reason_and_valid_events_none():
         assert FITS.get(reason, reason) in got, reason
 
 
-def test_claims_are_made_by_the_first_accepted_event_and_rejected_events_claim_nothing():
+def test_claims_are_made_by_the_first_accepted_event_and_rejected_events_claim_nothing() -> None:
     log = Log()
     first = log.message(message="m1")
     log.write(first, "Hello there.")
@@ -58,7 +59,7 @@ def test_claims_are_made_by_the_first_accepted_event_and_rejected_events_claim_n
     assert set(model.messages) == {("u", "m1"), ("u", "m3")}
 
 
-def test_highest_revision_wins_and_a_stale_edit_after_a_delete_changes_nothing():
+def test_highest_revision_wins_and_a_stale_edit_after_a_delete_changes_nothing() -> None:
     log = Log()
     m = log.message()
     log.write(m, "one")
@@ -73,7 +74,7 @@ def test_highest_revision_wins_and_a_stale_edit_after_a_delete_changes_nothing()
     assert topic.anchors[stale] == topic.anchors[replay] == 2
 
 
-def test_a_revert_revisits_an_earlier_state_and_the_sequence_keeps_both_visits():
+def test_a_revert_revisits_an_earlier_state_and_the_sequence_keeps_both_visits() -> None:
     log = Log()
     m = log.message()
     log.write(m, "alpha")
@@ -83,7 +84,7 @@ def test_a_revert_revisits_an_earlier_state_and_the_sequence_keeps_both_visits()
     assert len(hashes) == 3 and hashes[0] == hashes[2] != hashes[1]
 
 
-def test_a_message_named_in_two_partitions_is_reported_as_a_workload_error():
+def test_a_message_named_in_two_partitions_is_reported_as_a_workload_error() -> None:
     log = Log()
     m = log.message()
     log.write(m, "here")
@@ -94,12 +95,12 @@ def test_a_message_named_in_two_partitions_is_reported_as_a_workload_error():
 # --- the new input rules -------------------------------------------------------------------------
 
 
-def event(log, m, op, revision, text, **over):
+def event(log: Log, m: Message, op: str, revision: int, text: str, **over: Any) -> int:
     """A hand-made event for message ``m`` (its factory state untouched), keyed by its topic."""
     return log.add(m.topic_id.encode(), encode(log.factory.document(m, op, revision, text, **over)))
 
 
-def test_a_same_revision_twin_wins_by_the_higher_event_id_in_either_order():
+def test_a_same_revision_twin_wins_by_the_higher_event_id_in_either_order() -> None:
     for first, second in ((LOW_ID, HIGH_ID), (HIGH_ID, LOW_ID)):
         log = Log()
         m = log.message()
@@ -112,7 +113,7 @@ def test_a_same_revision_twin_wins_by_the_higher_event_id_in_either_order():
         assert not model.ambiguities
 
 
-def test_a_same_revision_delete_twin_deletes_only_if_its_event_id_is_higher():
+def test_a_same_revision_delete_twin_deletes_only_if_its_event_id_is_higher() -> None:
     log = Log()
     m = log.message()
     log.write(m, "one")
@@ -121,7 +122,7 @@ def test_a_same_revision_delete_twin_deletes_only_if_its_event_id_is_higher():
     assert not build_model(log.records, ORACLE).messages[("u", "m1")].deleted
 
 
-def test_every_field_of_the_winning_event_is_stored_and_the_order_follows_created_at():
+def test_every_field_of_the_winning_event_is_stored_and_the_order_follows_created_at() -> None:
     log = Log()
     a, b = log.message(message="a"), log.message(message="b")
     a.created_at = datetime(2026, 1, 1, 10, tzinfo=UTC)
@@ -141,7 +142,7 @@ def test_every_field_of_the_winning_event_is_stored_and_the_order_follows_create
     assert cards[2][4] == ["b", "a"]
 
 
-def test_created_at_ties_are_ordered_by_code_point_whatever_the_offsets():
+def test_created_at_ties_are_ordered_by_code_point_whatever_the_offsets() -> None:
     log = Log()
     when = datetime(2026, 1, 1, 9, tzinfo=UTC)
     ids = ["💬1", "～1", "Z", "a", "é"]
@@ -154,7 +155,7 @@ def test_created_at_ties_are_ordered_by_code_point_whatever_the_offsets():
     assert order == ["Z", "a", "é", "～1", "💬1"]
 
 
-def test_an_edit_above_a_delete_undeletes_and_revision_gaps_are_fine():
+def test_an_edit_above_a_delete_undeletes_and_revision_gaps_are_fine() -> None:
     log = Log()
     m = log.message()
     log.write(m, "one")
@@ -168,7 +169,7 @@ def test_an_edit_above_a_delete_undeletes_and_revision_gaps_are_fine():
     assert len(topic.hashes) == 3  # one, nothing, back again
 
 
-def test_a_topic_first_seen_as_a_delete_exists_with_no_input_and_no_cards():
+def test_a_topic_first_seen_as_a_delete_exists_with_no_input_and_no_cards() -> None:
     log = Log()
     m = log.message()
     event(log, m, "deleted", 2, "")
@@ -180,7 +181,7 @@ def test_a_topic_first_seen_as_a_delete_exists_with_no_input_and_no_cards():
     assert ExpectedCards().cards(topic, topic.final_hash) == []
 
 
-def test_records_breaking_the_new_rules_are_poison_and_claim_nothing():
+def test_records_breaking_the_new_rules_are_poison_and_claim_nothing() -> None:
     log = Log()
     m = log.message(conversation="c")
     bad = [
@@ -202,7 +203,7 @@ def test_records_breaking_the_new_rules_are_poison_and_claim_nothing():
     assert set(model.messages) == {("u", "m2")}
 
 
-def test_ids_are_per_user_so_one_message_id_in_two_users_is_two_messages():
+def test_ids_are_per_user_so_one_message_id_in_two_users_is_two_messages() -> None:
     log = Log()
     mine, theirs = log.message(user="u1", message="msg-1"), log.message(user="u2", message="msg-1")
     log.write(mine, "mine")
@@ -214,7 +215,7 @@ def test_ids_are_per_user_so_one_message_id_in_two_users_is_two_messages():
     }
 
 
-def test_the_workload_poison_classes_are_all_poison_in_the_model():
+def test_the_workload_poison_classes_are_all_poison_in_the_model() -> None:
     log = Log()
     m = log.message()
     log.write(m, "fine")
@@ -222,4 +223,6 @@ def test_the_workload_poison_classes_are_all_poison_in_the_model():
         log.add(*log.factory.poison(reason, m))
     model = build_model(log.records, ORACLE)
     assert all(model.verdicts[(0, o)].reasons for o in range(1, len(log.records)))
-    assert json.loads(log.records[0].value)["text"] == "fine"
+    first = log.records[0].value
+    assert first is not None
+    assert json.loads(first)["text"] == "fine"

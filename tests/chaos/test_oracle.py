@@ -15,7 +15,7 @@ from tests.chaos.oracle_rule import EXTRACTOR_ID
 from tests.chaos.workload import Workload, WorkloadSpec
 
 
-def test_the_plug_in_loads_by_its_factory_spec_and_matches_the_checkers_cards():
+def test_the_plug_in_loads_by_its_factory_spec_and_matches_the_checkers_cards() -> None:
     extractor = load_extractor(ORACLE)
     assert isinstance(extractor, Extractor)
     assert extractor.extractor_id == EXTRACTOR_ID

@@ -3,10 +3,13 @@ and the same scripted schedule without the bug passes clean (so the schedule its
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.chaos.report import summary
 from tests.chaos.scenarios import SCENARIOS, run_scenario
+from tests.chaos.stack import ChaosStack
 
 # Real Kafka and PostgreSQL (the suite's own stack): integration tests too.
 pytestmark = [pytest.mark.chaos, pytest.mark.integration, pytest.mark.slow]
@@ -25,13 +28,17 @@ EXPECTED = {
 
 
 @pytest.mark.parametrize("bug", sorted(SCENARIOS))
-def test_the_checker_reports_each_planted_bug(bug, chaos_stack, tmp_path):
+def test_the_checker_reports_each_planted_bug(
+    bug: str, chaos_stack: ChaosStack, tmp_path: Path
+) -> None:
     report = run_scenario(chaos_stack, bug, planted=True, out_dir=tmp_path / bug)
     found = set(report["anomalies"]["by_kind"])
     assert EXPECTED[bug] <= found, summary(report)
 
 
 @pytest.mark.parametrize("bug", sorted(SCENARIOS))
-def test_the_same_schedule_without_the_bug_is_clean(bug, chaos_stack, tmp_path):
+def test_the_same_schedule_without_the_bug_is_clean(
+    bug: str, chaos_stack: ChaosStack, tmp_path: Path
+) -> None:
     report = run_scenario(chaos_stack, bug, planted=False, out_dir=tmp_path / bug)
     assert report["ok"], summary(report)

@@ -23,6 +23,7 @@ parser. The summary (and anomalies, if any) is printed; exit 1 on any anomaly.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import random
@@ -37,7 +38,8 @@ from typing import Any
 
 import psycopg
 from confluent_kafka import Consumer, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
 
 PARTITIONS = 4
 MAX_TEXT = 32 * 1024
@@ -305,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
                     topic,
                     key=item.key,
                     value=item.value,
-                    on_delivery=lambda e, m, item=item: delivered(e, m, item),
+                    on_delivery=functools.partial(delivered, item=item),
                 )
                 break
             except BufferError:
@@ -388,10 +390,10 @@ def _check(
                 continue
             remaining -= 1
             headers = dict(message.headers() or [])
-            source = (
-                int(headers["cardwright.source.partition"]),
-                int(headers["cardwright.source.offset"]),
-            )
+            partition = headers["cardwright.source.partition"]
+            offset = headers["cardwright.source.offset"]
+            assert partition is not None and offset is not None
+            source = (int(partition), int(offset))
             copies[source] += 1
     consumer.close()
 

@@ -8,6 +8,7 @@ import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -101,6 +102,6 @@ def replay_to_earliest(bootstrap: str, group: str, topic: str) -> None:
     assert result.returncode == 0, result.stderr
 
 
-def log_lines(log: Path) -> list[dict[str, object]]:
+def log_lines(log: Path) -> list[dict[str, Any]]:
     """The JSON log lines of a consumer's stderr; a line that is not JSON fails the test."""
     return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Engine, func, select
 
@@ -87,7 +88,9 @@ def persist(
         return persist_batch(connection, events, extractor_id)
 
 
-def stored_cards(engine: Engine, user_id: str = USER, topic_id: str = TOPIC) -> list[tuple]:
+def stored_cards(
+    engine: Engine, user_id: str = USER, topic_id: str = TOPIC
+) -> list[tuple[Any, ...]]:
     """Every stored column of the topic's cards, by position."""
     with engine.connect() as connection:
         rows = connection.execute(

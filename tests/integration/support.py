@@ -120,7 +120,11 @@ def start_consumer(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
     )
 
 
-def stop(process: subprocess.Popen[str], sig: int = signal.SIGTERM, timeout: float = 60) -> str:
+def stop(
+    process: subprocess.Popen[str] | subprocess.Popen[bytes],
+    sig: int = signal.SIGTERM,
+    timeout: float = 60,
+) -> str | bytes:
     if process.poll() is None:
         process.send_signal(sig)
     try:

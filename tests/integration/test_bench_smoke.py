@@ -8,11 +8,15 @@ from bench.environment import Stack
 from bench.loadgen import LoadSpec, generate, publish_backlog
 from bench.pipeline import Target, replay, throughput
 from bench.references import naive, raw_consume
+from tests.conftest import Services
+from tests.integration.conftest import Pipeline
 
 TINY = LoadSpec(users=2, topics=6, messages_per_topic=3, edit_rate=0.3, delete_rate=0.2)
 
 
-def test_throughput_and_replay_measure_a_tiny_backlog_to_the_end(pipeline, services):
+def test_throughput_and_replay_measure_a_tiny_backlog_to_the_end(
+    pipeline: Pipeline, services: Services
+) -> None:
     events = generate(TINY)
     publish_backlog(pipeline.bootstrap, pipeline.topic, events)
     target = Target(
@@ -37,7 +41,7 @@ def test_throughput_and_replay_measure_a_tiny_backlog_to_the_end(pipeline, servi
     assert again["new_runs"] == 0  # a replay with the same extractor derives nothing new
 
 
-def test_the_raw_reader_and_the_naive_consumer_read_the_same_backlog(pipeline):
+def test_the_raw_reader_and_the_naive_consumer_read_the_same_backlog(pipeline: Pipeline) -> None:
     events = generate(TINY)
     publish_backlog(pipeline.bootstrap, pipeline.topic, events)
 

@@ -31,7 +31,7 @@ from tests.integration.storage_support import (
 BLOCK_WAIT_S = 30.0
 
 
-def test_events_stored_by_a_concurrent_writer_still_ask_for_extraction(database_url):
+def test_events_stored_by_a_concurrent_writer_still_ask_for_extraction(database_url: str) -> None:
     with migrated_engine(database_url) as engine:
         persist(engine, [event("m1", TEXT_A)])
         TopicExtraction(engine, RulesExtractor(), "setup", 30.0).run(USER, TOPIC)

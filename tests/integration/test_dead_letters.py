@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import orjson
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from cardwright.schema import events as ev
+from tests.integration.conftest import Pipeline
 from tests.integration.support import consume_until_idle, event, publish, publish_raw
 from tests.integration.test_pipeline import assert_matches_model
 
 pytestmark = pytest.mark.slow
 
 
-def read_dlq(bootstrap: str, topic: str, expected: int, timeout: float = 60.0) -> list:
+def read_dlq(bootstrap: str, topic: str, expected: int, timeout: float = 60.0) -> list[Any]:
+    # Messages, as Any: the stubs type headers, keys and values as unions (str, list or dict,
+    # None) that a consumer without deserializers never returns; the tests index them as bytes.
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "dlq-reader"})
     consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
-    records = []
+    records: list[Any] = []
     deadline = time.monotonic() + timeout
     try:
         while len(records) < expected and time.monotonic() < deadline:
@@ -33,15 +37,17 @@ def read_dlq(bootstrap: str, topic: str, expected: int, timeout: float = 60.0) -
     return records
 
 
-def test_every_bad_input_class_reaches_the_dlq_and_later_events_are_processed(pipeline):
+def test_every_bad_input_class_reaches_the_dlq_and_later_events_are_processed(
+    pipeline: Pipeline,
+) -> None:
     settled = [event("t-bad", "m1", "I'll send the draft to Alice on Friday.")]
     publish(pipeline.bootstrap, pipeline.topic, settled)
     consume_until_idle(pipeline.env())
 
-    def valid(i: int):
+    def valid(i: int) -> ev.MessageEvent:
         return event("t-bad", f"m{i}", f"Remember to ask Tom about item {i}.", minute=i)
 
-    def as_dict(e) -> dict:
+    def as_dict(e: ev.MessageEvent) -> Any:  # the event as JSON
         return orjson.loads(e.to_json_bytes())
 
     key = b"t-bad"

@@ -12,6 +12,7 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,7 @@ from cardwright.producers.partitioner import partition_for
 from cardwright.schema import events as ev
 from cardwright.schema.errors import BadInput
 from tests.conftest import TEST_TOPIC_PARTITIONS
+from tests.integration.conftest import Pipeline
 from tests.integration.support import (
     committed_offsets,
     consume_until_idle,
@@ -46,7 +48,9 @@ class Done:
 
 
 @pytest.fixture
-def run(pipeline, monkeypatch, capsys):
+def run(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., Done]:
     """Runs `cardwright dlq ARGS --topic <test topic>` in this process, through the console
     script's own ``main`` (exit codes included): a subprocess per call would cost seconds of
     start-up each on a busy machine. One test below goes through a real subprocess."""
@@ -104,7 +108,9 @@ def read_from(bootstrap: str, topic: str, starts: list[int]) -> list[Any]:
     return records
 
 
-def test_a_record_redriven_twice_is_stored_once_and_extracted_once(pipeline, run):
+def test_a_record_redriven_twice_is_stored_once_and_extracted_once(
+    pipeline: Pipeline, run: Callable[..., Done]
+) -> None:
     """A valid event with a wrong key is dead-lettered; redriving it (re-keyed by topic_id)
     twice applies it once: one message row, one extract run, its cards."""
     good = event("t-redrive", "m1", "I'll send the draft to Alice on Friday.")
@@ -190,7 +196,7 @@ class Source:
 
 
 @pytest.fixture
-def dead_letters(pipeline):
+def dead_letters(pipeline: Pipeline) -> Pipeline:
     """Six DLQ records written by the real writer: source partitions 0 and 1, offsets 10..12,
     reasons schema_violation (partition 0) and key_mismatch (partition 1)."""
     writer = DeadLetters({"bootstrap.servers": pipeline.bootstrap}, pipeline.dlq, "test-member")
@@ -203,7 +209,9 @@ def dead_letters(pipeline):
     return pipeline
 
 
-def test_list_selects_by_reason_source_partition_offsets_time_and_limit(dead_letters, run):
+def test_list_selects_by_reason_source_partition_offsets_time_and_limit(
+    dead_letters: Pipeline, run: Callable[..., Done]
+) -> None:
     p = dead_letters
 
     def positions(*args: str) -> list[tuple[int, int]]:
@@ -233,7 +241,9 @@ def test_list_selects_by_reason_source_partition_offsets_time_and_limit(dead_let
 
 
 @pytest.mark.usefixtures("dead_letters")
-def test_show_prints_headers_key_and_value_and_refuses_unknown_positions(run):
+def test_show_prints_headers_key_and_value_and_refuses_unknown_positions(
+    run: Callable[..., Done],
+) -> None:
     shown = as_json(run("show", "0:4", "--json"))
     headers = dict(shown["headers"])
     assert headers["cardwright.reason"] == ev.REASON_KEY_MISMATCH
@@ -256,10 +266,12 @@ def test_show_prints_headers_key_and_value_and_refuses_unknown_positions(run):
     assert run("show", "zero").returncode == 2
 
 
-def test_a_truncated_copy_is_shown_as_such_and_never_redriven(pipeline, run):
+def test_a_truncated_copy_is_shown_as_such_and_never_redriven(
+    pipeline: Pipeline, run: Callable[..., Done]
+) -> None:
     original = orjson.dumps({"topic_id": "t-big", "text": "y" * 5000})
     cut = original[:100]
-    headers = [
+    headers: list[tuple[str, str | bytes | None]] = [
         ("cardwright.reason", b"record_too_large"),
         ("cardwright.source.topic", pipeline.topic.encode()),
         ("cardwright.source.partition", b"2"),
@@ -285,7 +297,9 @@ def test_a_truncated_copy_is_shown_as_such_and_never_redriven(pipeline, run):
     assert end_offsets(pipeline.bootstrap, pipeline.topic, TEST_TOPIC_PARTITIONS) == before
 
 
-def test_usage_errors_exit_2_and_an_unknown_topic_exits_1(pipeline, run):
+def test_usage_errors_exit_2_and_an_unknown_topic_exits_1(
+    pipeline: Pipeline, run: Callable[..., Done]
+) -> None:
     assert run("redrive").returncode == 2
     assert run("redrive", "--all", "--reason", "x").returncode == 2
     assert run("list", "--since", "2024-01-01").returncode == 2

@@ -10,6 +10,7 @@ from cardwright.settings import Settings
 from cardwright.storage.queries import cards_by_topic
 from cardwright.storage.tables import extract_failures
 from cardwright.wiring import build_worker
+from tests.integration.conftest import Pipeline
 from tests.integration.support import (
     TEST_DEBOUNCE_MS,
     committed_offsets,
@@ -39,7 +40,9 @@ class FailsForOneTopic:
         return self._rules.extract(snapshot)
 
 
-def test_a_failing_topic_keeps_its_cards_and_does_not_stall_its_partition(pipeline):
+def test_a_failing_topic_keeps_its_cards_and_does_not_stall_its_partition(
+    pipeline: Pipeline,
+) -> None:
     first = [
         event("flaky", "f1", "I'll send the draft to Alice on Friday."),
         event("steady", "s1", "We decided to use PostgreSQL.", conversation="c2"),
@@ -56,7 +59,7 @@ def test_a_failing_topic_keeps_its_cards_and_does_not_stall_its_partition(pipeli
     publish(pipeline.bootstrap, pipeline.topic, later)
     settings = Settings(
         kafka_bootstrap_servers=pipeline.bootstrap,
-        database_url=pipeline.database_url,  # type: ignore[arg-type]
+        database_url=pipeline.database_url,
         events_topic=pipeline.topic,
         group_id=pipeline.group,
         debounce_ms=TEST_DEBOUNCE_MS,

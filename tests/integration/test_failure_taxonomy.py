@@ -12,6 +12,7 @@ import sys
 import threading
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -38,6 +39,8 @@ from cardwright.storage.engine import make_engine
 from cardwright.storage.queries import cards_by_topic
 from cardwright.storage.tables import extract_failures, messages
 from cardwright.wiring import build_worker
+from tests.conftest import Services
+from tests.integration.conftest import Pipeline
 from tests.integration.operations_support import log_lines, probe, start_with_metrics
 from tests.integration.support import (
     CONSUMER_TIMEOUT_S,
@@ -61,6 +64,7 @@ RECOVERY_S = 90
 def _alter_database(admin_url: str, url: str, setting: str) -> None:
     """ALTER DATABASE from another database: a read-only default would refuse its own undo."""
     target = make_url(url)
+    assert target.database is not None
     admin = make_url(admin_url).set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(
@@ -69,8 +73,8 @@ def _alter_database(admin_url: str, url: str, setting: str) -> None:
 
 
 def test_a_read_only_database_dead_letters_nothing_moves_no_offset_and_resumes_once_fixed(
-    services, pipeline, tmp_path
-):
+    services: Services, pipeline: Pipeline, tmp_path: Path
+) -> None:
     _alter_database(
         services.admin_database_url, pipeline.database_url, "default_transaction_read_only = on"
     )
@@ -122,8 +126,8 @@ def _unready_for_configuration(port: int) -> tuple[int, dict[str, object]] | Non
 
 
 def test_consume_refuses_an_unmigrated_database_with_one_line_and_exit_2(
-    kafka_bootstrap, database_url, topic_name, group_id
-):
+    kafka_bootstrap: str, database_url: str, topic_name: str, group_id: str
+) -> None:
     publish(kafka_bootstrap, topic_name, [event("t", "m1", "We decided to use PostgreSQL.")])
     result = subprocess.run(
         [sys.executable, "-m", "cardwright", "consume", "--until-idle", "2"],
@@ -168,7 +172,9 @@ class Record:
         return None
 
 
-def test_a_batch_that_hits_a_lock_timeout_is_retried_in_place_not_dead_lettered(services, pipeline):
+def test_a_batch_that_hits_a_lock_timeout_is_retried_in_place_not_dead_lettered(
+    services: Services, pipeline: Pipeline
+) -> None:
     _alter_database(services.admin_database_url, pipeline.database_url, "lock_timeout = '100ms'")
     pipeline.engine.dispose()
     locker = psycopg.connect(
@@ -218,8 +224,8 @@ class NulTitleForOneTopic:
 
 
 def test_extractor_output_the_database_refuses_is_a_recorded_failure_and_the_partition_flows(
-    pipeline,
-):
+    pipeline: Pipeline,
+) -> None:
     first = [event("nul", "n1", "I'll send the draft to Alice on Friday.")]
     publish(pipeline.bootstrap, pipeline.topic, first)
     consume_until_idle(pipeline.env())
@@ -233,7 +239,7 @@ def test_extractor_output_the_database_refuses_is_a_recorded_failure_and_the_par
     publish(pipeline.bootstrap, pipeline.topic, later)
     settings = Settings(
         kafka_bootstrap_servers=pipeline.bootstrap,
-        database_url=pipeline.database_url,  # type: ignore[arg-type]
+        database_url=pipeline.database_url,
         events_topic=pipeline.topic,
         group_id=pipeline.group,
         debounce_ms=TEST_DEBOUNCE_MS,
@@ -262,7 +268,9 @@ def test_extractor_output_the_database_refuses_is_a_recorded_failure_and_the_par
 NEARLY_MAX_BYTES = DEFAULT_EVENTS_MAX_MESSAGE_BYTES - 8 * 1024
 
 
-def test_a_bad_record_of_nearly_the_max_size_reaches_the_dlq_and_the_partition_flows(pipeline):
+def test_a_bad_record_of_nearly_the_max_size_reaches_the_dlq_and_the_partition_flows(
+    pipeline: Pipeline,
+) -> None:
     key = b"big"
     before = event("big", "b1", "We decided to use PostgreSQL.")
     after = event("big", "b2", "Remember to ask Tom about the budget.", minute=1)
@@ -291,7 +299,9 @@ def test_a_bad_record_of_nearly_the_max_size_reaches_the_dlq_and_the_partition_f
     assert [m for (m,) in stored] == ["b1", "b2"]
 
 
-def test_the_dlq_topic_is_created_with_room_for_the_largest_events_record(kafka_bootstrap):
+def test_the_dlq_topic_is_created_with_room_for_the_largest_events_record(
+    kafka_bootstrap: str,
+) -> None:
     name = f"t-dlq-room-{uuid.uuid4().hex[:8]}"
     admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
     try:

@@ -58,7 +58,9 @@ def _committed(bootstrap: str, group: str, topic: str) -> int:
         probe.close()
 
 
-def test_offsets_are_committed_only_by_hand(kafka_bootstrap, topic_name, group_id):
+def test_offsets_are_committed_only_by_hand(
+    kafka_bootstrap: str, topic_name: str, group_id: str
+) -> None:
     """Polling and closing commit nothing; commit() stores "next to read" = last + 1."""
     _produce(kafka_bootstrap, topic_name)
 

@@ -12,6 +12,7 @@ from cardwright.settings import Settings
 from cardwright.storage.queries import cards_by_topic
 from cardwright.storage.tables import messages, topics
 from cardwright.wiring import build_worker
+from tests.integration.conftest import Pipeline
 from tests.integration.support import TEST_DEBOUNCE_MS, committed_offsets, event, publish
 
 
@@ -42,7 +43,7 @@ class LosesTheTopicOnce:
         return self._rules.extract(snapshot)
 
 
-def test_a_vanished_topic_row_is_re_read_from_kafka_not_released(pipeline):
+def test_a_vanished_topic_row_is_re_read_from_kafka_not_released(pipeline: Pipeline) -> None:
     events = [
         event("lost", "l1", "I'll send the draft to Alice on Friday."),
         event("kept", "k1", "We decided to use PostgreSQL.", conversation="c2"),
@@ -50,7 +51,7 @@ def test_a_vanished_topic_row_is_re_read_from_kafka_not_released(pipeline):
     publish(pipeline.bootstrap, pipeline.topic, events)
     settings = Settings(
         kafka_bootstrap_servers=pipeline.bootstrap,
-        database_url=pipeline.database_url,  # type: ignore[arg-type]
+        database_url=pipeline.database_url,
         events_topic=pipeline.topic,
         group_id=pipeline.group,
         debounce_ms=TEST_DEBOUNCE_MS,

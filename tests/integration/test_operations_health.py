@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
 from cardwright.schema.errors import ConfigurationError
 from cardwright.stack import native_postgres
@@ -52,8 +53,8 @@ def own_postgres(stack_state_dir: Path) -> Iterator[StackConfig]:
 
 
 def test_readiness_is_false_while_postgres_is_down_and_nothing_is_lost(
-    own_postgres, kafka_bootstrap, topic_name, group_id, tmp_path
-):
+    own_postgres: StackConfig, kafka_bootstrap: str, topic_name: str, group_id: str, tmp_path: Path
+) -> None:
     engine = make_engine(own_postgres.database_url)
     upgrade(engine)
     env = consumer_env(kafka_bootstrap, own_postgres.database_url, topic_name, group_id)
@@ -109,7 +110,7 @@ def _unready(port: int) -> tuple[int, dict[str, object]] | None:
     return (status, body) if status == 503 else None
 
 
-def _current_hashes(engine) -> dict:
+def _current_hashes(engine: Engine) -> dict[tuple[object, object], object]:
     try:
         return {(u, t): h for (u, t, h) in read_state(engine).current}
     except Exception:  # the cluster is still starting

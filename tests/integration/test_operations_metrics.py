@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import orjson
 import pytest
 
 from cardwright.schema import events as ev
 from cardwright.stack.procs import free_port
+from tests.integration.conftest import Pipeline
 from tests.integration.operations_support import (
     log_lines,
     probe,
@@ -50,7 +53,9 @@ def drained(port: int, records: int) -> bool:
     )
 
 
-def test_metrics_count_events_dead_letters_and_runs_and_a_replay_is_all_noop(pipeline, tmp_path):
+def test_metrics_count_events_dead_letters_and_runs_and_a_replay_is_all_noop(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
     events = conversation_events(seed=21)
     topics = {(e.user_id, e.topic_id) for e in events}
     bad = bad_records()

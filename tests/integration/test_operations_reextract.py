@@ -8,12 +8,13 @@ import subprocess
 import sys
 
 import pytest
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Engine, func, insert, select, update
 
 from cardwright.extractors.rules import RulesExtractor
 from cardwright.schema.cards import TopicSnapshot
 from cardwright.schema.events import MessageEvent
 from cardwright.storage.tables import extract_failures, extract_runs, messages, topics
+from tests.integration.conftest import Pipeline
 from tests.integration.support import (
     committed_offsets,
     consume_until_idle,
@@ -53,9 +54,11 @@ def edited(events: list[MessageEvent]) -> list[MessageEvent]:
     ]
 
 
-def model_cards(events: list[MessageEvent]) -> dict[str, dict[tuple[str, str], tuple]]:
+def model_cards(
+    events: list[MessageEvent],
+) -> dict[str, dict[tuple[str, str], tuple[str, list[str]]]]:
     """topic -> {(kind, title): (body, message_ids)} as the rules extractor derives them."""
-    result = {}
+    result: dict[str, dict[tuple[str, str], tuple[str, list[str]]]] = {}
     for (_user, topic), live in expected_live(events).items():
         snapshot = TopicSnapshot(USER, topic, "c1", 0, tuple(live))
         drafts = RulesExtractor().extract(snapshot)
@@ -74,7 +77,7 @@ def reextract(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[st
     )
 
 
-def run_counts(engine) -> dict[str, int]:
+def run_counts(engine: Engine) -> dict[str, int]:
     with engine.connect() as c:
         rows = c.execute(
             select(extract_runs.c.topic_id, func.count()).group_by(extract_runs.c.topic_id)
@@ -82,7 +85,7 @@ def run_counts(engine) -> dict[str, int]:
     return {str(topic): int(count) for topic, count in rows}
 
 
-def edit_in_database(engine) -> None:
+def edit_in_database(engine: Engine) -> None:
     with engine.begin() as c:
         for message_id, text in EDITS.items():
             c.execute(
@@ -93,8 +96,8 @@ def edit_in_database(engine) -> None:
 
 
 def test_dry_run_shows_the_card_diff_and_the_real_run_makes_one_run_per_changed_topic(
-    pipeline,
-):
+    pipeline: Pipeline,
+) -> None:
     events = initial_events()
     publish(pipeline.bootstrap, pipeline.topic, events)
     env = pipeline.env()
@@ -139,9 +142,9 @@ def test_dry_run_shows_the_card_diff_and_the_real_run_makes_one_run_per_changed_
     assert run_counts(pipeline.engine) == {"ta": 2, "tb": 2, "tc": 1}
     state = read_state(pipeline.engine)
     assert {(u, t): h for (u, t, h) in state.current} == expected_hashes(edited(events))
-    got: dict = {}
-    for _user, topic, _card_id, _pos, kind, title in state.cards:
-        got.setdefault(topic, set()).add((kind, title))
+    got: dict[object, set[tuple[object, object]]] = {}
+    for _user, stored_topic, _card_id, _pos, kind, title in state.cards:
+        got.setdefault(stored_topic, set()).add((kind, title))
     assert got == {topic: set(cards) for topic, cards in new.items()}
 
     again = reextract(env, "--since", SINCE, "--json")
@@ -150,7 +153,7 @@ def test_dry_run_shows_the_card_diff_and_the_real_run_makes_one_run_per_changed_
     assert committed_offsets(pipeline.bootstrap, pipeline.group, pipeline.topic, 4) == offsets
 
 
-def test_one_topic_and_failed_selections(pipeline):
+def test_one_topic_and_failed_selections(pipeline: Pipeline) -> None:
     events = initial_events()
     publish(pipeline.bootstrap, pipeline.topic, events)
     env = pipeline.env()
@@ -192,7 +195,7 @@ def test_one_topic_and_failed_selections(pipeline):
     assert json.loads(after.stdout)["topics"] == []
 
 
-def test_usage_errors_exit_2(pipeline):
+def test_usage_errors_exit_2(pipeline: Pipeline) -> None:
     env = pipeline.env()
     for args in (
         [],

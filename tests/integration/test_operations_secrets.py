@@ -23,7 +23,8 @@ from subprocess import PIPE
 from typing import Any
 
 import pytest
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
 from sqlalchemy.engine import make_url
 
 from cardwright.schema.errors import ConfigurationError
@@ -123,8 +124,8 @@ def run_consumer(env: dict[str, str], log: Path, stop_when: str | None = None) -
 
 
 def test_sasl_settings_reach_librdkafka_and_no_secret_reaches_a_log_line(
-    sasl_broker, database_url, tmp_path
-):
+    sasl_broker: SaslBroker, database_url: str, tmp_path: Path
+) -> None:
     topic, group = f"sasl-{uuid.uuid4().hex[:8]}", f"g-sasl-{uuid.uuid4().hex[:8]}"
     create_topics(sasl_broker.plain, topic)
     events = conversation_events(seed=41, users=1)
@@ -203,7 +204,9 @@ def command_paths() -> list[list[str]]:
     return list(walk(typer.main.get_command(app), []))
 
 
-def test_no_command_prints_a_secret(kafka_bootstrap, database_url, topic_name, group_id, tmp_path):
+def test_no_command_prints_a_secret(
+    kafka_bootstrap: str, database_url: str, topic_name: str, group_id: str, tmp_path: Path
+) -> None:
     """With sentinel Kafka secrets and a database URL whose password is a sentinel, at DEBUG,
     neither `--help` nor a real run of any command shows a sentinel on stdout or stderr."""
     secret_url = make_url(database_url).set(password=DB_SENTINEL)

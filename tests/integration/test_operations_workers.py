@@ -8,10 +8,12 @@ import signal
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from cardwright.stack.procs import free_port
+from tests.integration.conftest import Pipeline
 from tests.integration.operations_support import log_lines, sample
 from tests.integration.support import (
     committed_offsets,
@@ -45,7 +47,7 @@ def three_free_ports() -> int:
     raise AssertionError("no three consecutive free ports")
 
 
-def children(log) -> dict[int, list[int]]:
+def children(log: Path) -> dict[int, list[int]]:
     """worker index -> pids it was started with, in order, from the supervisor's log lines."""
     started: dict[int, list[int]] = {}
     for line in log_lines(log):
@@ -62,7 +64,9 @@ def alive(pid: int) -> bool:
     return True
 
 
-def test_workers_survive_a_sigkilled_child_and_end_like_the_model(pipeline, tmp_path):
+def test_workers_survive_a_sigkilled_child_and_end_like_the_model(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
     events = conversation_events(seed=51, users=3)
     third = len(events) // 3
     waves = [events[:third], events[third : 2 * third], events[2 * third :]]
@@ -134,11 +138,11 @@ def test_workers_survive_a_sigkilled_child_and_end_like_the_model(pipeline, tmp_
     state = read_state(pipeline.engine)
     keys = state.run_keys()
     assert len(keys) == len(set(keys)), "duplicate runs"
-    got: dict = {}
+    got: dict[tuple[object, object], list[tuple[object, object]]] = {}
     for user, topic, _card_id, _pos, kind, title in state.cards:
         got.setdefault((user, topic), []).append((kind, title))
     assert got == {k: v for k, v in expected_cards(events).items() if v}
-    latest = {}
+    latest: dict[tuple[str, str], int] = {}
     for e in events:
         if (e.user_id, e.message_id) not in latest or e.revision > latest[
             (e.user_id, e.message_id)
@@ -153,13 +157,13 @@ def converged(ports: list[int]) -> bool:
     return all(owned) and sum(owned) == PARTITIONS
 
 
-def current_hashes(pipeline) -> dict:
+def current_hashes(pipeline: Pipeline) -> dict[tuple[object, object], object]:
     return {(u, t): h for (u, t, h) in read_state(pipeline.engine).current}
 
 
 def test_a_child_stopped_by_sigterm_is_restarted_and_the_supervisor_keeps_running(
-    pipeline, tmp_path
-):
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
     """Without --until-idle a member never 'finishes': a stray SIGTERM (exit 0) is restarted,
     and the supervisor does not exit when the last original child has gone."""
     log = tmp_path / "supervisor.log"

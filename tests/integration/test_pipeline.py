@@ -7,12 +7,15 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
+from cardwright.schema.events import MessageEvent
 from cardwright.storage.queries import cards_by_conversation, cards_by_topic
 from cardwright.storage.tables import extract_runs, messages
+from tests.integration.conftest import Pipeline
 from tests.integration.support import (
     committed_offsets,
     consume_until_idle,
@@ -28,7 +31,7 @@ from tests.integration.workload import conversation_events, expected_cards, expe
 pytestmark = pytest.mark.slow
 
 
-def replay_to_earliest(p) -> None:
+def replay_to_earliest(p: Pipeline) -> None:
     result = subprocess.run(
         [
             sys.executable,
@@ -51,12 +54,12 @@ def replay_to_earliest(p) -> None:
     assert result.returncode == 0, result.stderr
 
 
-def assert_matches_model(p, events, version: str = "1") -> None:
+def assert_matches_model(p: Pipeline, events: list[MessageEvent], version: str = "1") -> None:
     state = read_state(p.engine)
     hashes = expected_hashes(events, f"rules@{version}")
     assert {(u, t): h for (u, t, h) in state.current} == hashes
     cards = expected_cards(events, version)
-    got: dict = {}
+    got: dict[tuple[object, object], list[tuple[object, object]]] = {}
     for user, topic, _card_id, _pos, kind, title in state.cards:
         got.setdefault((user, topic), []).append((kind, title))
     assert got == {k: v for k, v in cards.items() if v}
@@ -64,14 +67,16 @@ def assert_matches_model(p, events, version: str = "1") -> None:
     assert len(keys) == len(set(keys)), "duplicate runs"
 
 
-def test_one_consumer_derives_every_topics_cards_from_its_live_messages(pipeline):
+def test_one_consumer_derives_every_topics_cards_from_its_live_messages(pipeline: Pipeline) -> None:
     events = conversation_events(seed=1)
     publish(pipeline.bootstrap, pipeline.topic, events)
     consume_until_idle(pipeline.env())
     assert_matches_model(pipeline, events)
 
 
-def test_replaying_with_the_same_extractor_creates_no_run_and_changes_no_card(pipeline):
+def test_replaying_with_the_same_extractor_creates_no_run_and_changes_no_card(
+    pipeline: Pipeline,
+) -> None:
     events = conversation_events(seed=2)
     publish(pipeline.bootstrap, pipeline.topic, events)
     consume_until_idle(pipeline.env())
@@ -83,7 +88,9 @@ def test_replaying_with_the_same_extractor_creates_no_run_and_changes_no_card(pi
     assert after.cards == before.cards  # same card ids, positions, kinds and titles
 
 
-def test_replaying_with_a_new_extractor_version_rederives_with_one_new_run_per_topic(pipeline):
+def test_replaying_with_a_new_extractor_version_rederives_with_one_new_run_per_topic(
+    pipeline: Pipeline,
+) -> None:
     events = conversation_events(seed=3)
     publish(pipeline.bootstrap, pipeline.topic, events)
     consume_until_idle(pipeline.env())
@@ -100,8 +107,8 @@ def test_replaying_with_a_new_extractor_version_rederives_with_one_new_run_per_t
 
 
 def test_two_members_of_one_group_and_a_second_group_end_like_one_consumer(
-    pipeline, database_url, kafka_bootstrap, tmp_path
-):
+    pipeline: Pipeline, database_url: str, kafka_bootstrap: str, tmp_path: Path
+) -> None:
     """Same database: group A with two members, and group B, all at once; then compare."""
     events = conversation_events(seed=4, users=3)
     publish(pipeline.bootstrap, pipeline.topic, events)
@@ -125,7 +132,9 @@ def test_two_members_of_one_group_and_a_second_group_end_like_one_consumer(
     assert len(state.cards) == len({(c[0], c[1], c[2]) for c in state.cards}), "duplicate cards"
 
 
-def test_sigkill_between_card_delete_and_insert_keeps_the_previous_complete_set(pipeline):
+def test_sigkill_between_card_delete_and_insert_keeps_the_previous_complete_set(
+    pipeline: Pipeline,
+) -> None:
     first = [
         event("t1", "m1", "I'll send the draft to Alice on Friday."),
         event("t1", "m2", "We decided to use PostgreSQL.", minute=1),
@@ -154,7 +163,7 @@ def test_sigkill_between_card_delete_and_insert_keeps_the_previous_complete_set(
     assert_matches_model(pipeline, first + edit)
 
 
-def test_readers_only_ever_see_the_complete_card_set_of_the_current_run(pipeline):
+def test_readers_only_ever_see_the_complete_card_set_of_the_current_run(pipeline: Pipeline) -> None:
     """A reader polls while a consumer applies waves of edits: no torn or mixed set, ever."""
     topics = [f"t{i}" for i in range(4)]
     publish(
@@ -222,7 +231,9 @@ def test_readers_only_ever_see_the_complete_card_set_of_the_current_run(pipeline
     assert anomalies == []
 
 
-def test_committed_offsets_wait_for_debouncing_topics_and_a_killed_consumer_loses_nothing(pipeline):
+def test_committed_offsets_wait_for_debouncing_topics_and_a_killed_consumer_loses_nothing(
+    pipeline: Pipeline,
+) -> None:
     settled = conversation_events(seed=5, users=1)
     publish(pipeline.bootstrap, pipeline.topic, settled)
     consume_until_idle(pipeline.env())
@@ -256,7 +267,7 @@ def test_committed_offsets_wait_for_debouncing_topics_and_a_killed_consumer_lose
     assert_matches_model(pipeline, settled + fresh)
 
 
-def test_two_topics_of_one_conversation_keep_separate_card_sets(pipeline):
+def test_two_topics_of_one_conversation_keep_separate_card_sets(pipeline: Pipeline) -> None:
     events = [
         event("trip", "a1", "Let's meet Maria in Lisbon next week.", conversation="chat"),
         event("money", "b1", "We decided to use PostgreSQL for the ledger.", conversation="chat"),

@@ -34,14 +34,16 @@ def partition_count(bootstrap: str, topic: str) -> int:
         consumer.close()
 
 
-def read_all(bootstrap: str, topic: str, group_id: str, expected: int):
+def read_all(
+    bootstrap: str, topic: str, group_id: str, expected: int
+) -> list[tuple[bytes | None, bytes, int]]:
     """Every record of ``topic`` from the beginning, as (key, value, partition)."""
     consumer = Consumer(
         {"bootstrap.servers": bootstrap, "group.id": group_id, "enable.auto.commit": False}
     )
     partitions = partition_count(bootstrap, topic)
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
-    records = []
+    records: list[tuple[bytes | None, bytes, int]] = []
     deadline = time.monotonic() + READ_TIMEOUT_S
     try:
         while len(records) < expected and time.monotonic() < deadline:
@@ -49,15 +51,18 @@ def read_all(bootstrap: str, topic: str, group_id: str, expected: int):
             if msg is None:
                 continue
             assert msg.error() is None, msg.error()
-            records.append((msg.key(), msg.value(), msg.partition()))
+            key, value, partition = msg.key(), msg.value(), msg.partition()
+            # No deserializer: keys and values are raw bytes, and a read record has a partition.
+            assert not isinstance(key, str) and isinstance(value, bytes) and partition is not None
+            records.append((key, value, partition))
     finally:
         consumer.close()
     return records
 
 
 def test_a_keyed_record_lands_in_the_partition_javas_partitioner_picks(
-    kafka_bootstrap, topic_name, group_id
-):
+    kafka_bootstrap: str, topic_name: str, group_id: str
+) -> None:
     keys = [b"21", b"foobar", b"abc", b"kafka", "th\u00e8me-\u4e3b\u9898".encode()]
     keys += [f"topic-{i}".encode() for i in range(40)]
     publisher = Publisher({"bootstrap.servers": kafka_bootstrap}, topic_name)
@@ -71,7 +76,9 @@ def test_a_keyed_record_lands_in_the_partition_javas_partitioner_picks(
     assert len(set(landed.values())) == partitions  # 45 keys reach every partition
 
 
-def test_an_event_is_published_as_its_json_keyed_by_topic_id(kafka_bootstrap, topic_name, group_id):
+def test_an_event_is_published_as_its_json_keyed_by_topic_id(
+    kafka_bootstrap: str, topic_name: str, group_id: str
+) -> None:
     published = MessageEvent.model_validate(event(topic_id="t-42"))
     publisher = Publisher({"bootstrap.servers": kafka_bootstrap}, topic_name)
     publisher.publish(published)
@@ -82,7 +89,9 @@ def test_an_event_is_published_as_its_json_keyed_by_topic_id(kafka_bootstrap, to
     assert partition == partition_for(b"t-42", partition_count(kafka_bootstrap, topic_name))
 
 
-def test_ensure_topics_creates_once_and_then_leaves_topics_alone(kafka_bootstrap, topic_name):
+def test_ensure_topics_creates_once_and_then_leaves_topics_alone(
+    kafka_bootstrap: str, topic_name: str
+) -> None:
     fresh = f"{topic_name}-ensure"
     created = ensure_topics(kafka_bootstrap, fresh, 3, f"{fresh}.dlq")
     assert sorted(created) == [fresh, f"{fresh}.dlq"]
@@ -103,8 +112,8 @@ def run_publish(kafka_bootstrap: str, *args: str) -> subprocess.CompletedProcess
 
 
 def test_publish_cli_reports_the_bad_line_and_publishes_the_rest(
-    kafka_bootstrap, topic_name, group_id, tmp_path
-):
+    kafka_bootstrap: str, topic_name: str, group_id: str, tmp_path: Path
+) -> None:
     source = tmp_path / "events.jsonl"
     topics = ["alpha", "beta", "gamma"]
     source.write_bytes(
@@ -124,13 +133,16 @@ def test_publish_cli_reports_the_bad_line_and_publishes_the_rest(
 
     records = read_all(kafka_bootstrap, topic_name, group_id, 3)
     partitions = partition_count(kafka_bootstrap, topic_name)
-    assert sorted(key for key, _, _ in records) == [t.encode() for t in topics]
+    assert sorted(key or b"" for key, _, _ in records) == [t.encode() for t in topics]
     for key, value, partition in records:
+        assert key is not None
         assert MessageEvent.model_validate(orjson.loads(value)).topic_id == key.decode()
         assert partition == partition_for(key, partitions)
 
 
-def test_publish_cli_raw_sends_bad_lines_unchanged(kafka_bootstrap, topic_name, group_id, tmp_path):
+def test_publish_cli_raw_sends_bad_lines_unchanged(
+    kafka_bootstrap: str, topic_name: str, group_id: str, tmp_path: Path
+) -> None:
     source = tmp_path / "raw.jsonl"
     source.write_bytes(b'{"topic_id": "t9", "schema_version": 7}\n{oops\n')
     done = run_publish(kafka_bootstrap, str(source), "--topic", topic_name, "--raw")
@@ -144,7 +156,7 @@ def test_publish_cli_raw_sends_bad_lines_unchanged(kafka_bootstrap, topic_name, 
 
 
 @pytest.mark.slow
-def test_publish_cli_fails_clearly_when_kafka_is_unreachable(tmp_path):
+def test_publish_cli_fails_clearly_when_kafka_is_unreachable(tmp_path: Path) -> None:
     source = tmp_path / "events.jsonl"
     source.write_bytes(line())
     done = run_publish("127.0.0.1:1", str(source), "--topic", "unreachable")

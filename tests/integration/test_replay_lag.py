@@ -101,7 +101,7 @@ def committed(bootstrap: str, group: str, topic: str) -> dict[int, int | None]:
 
 
 @pytest.fixture
-def consumed(kafka_bootstrap, topic_name, group_id):
+def consumed(kafka_bootstrap: str, topic_name: str, group_id: str) -> tuple[str, str, str]:
     """A topic with PER_PARTITION records per partition, read and committed by the group."""
     produce(kafka_bootstrap, topic_name)
     consume_and_commit(kafka_bootstrap, topic_name, group_id)
@@ -113,8 +113,8 @@ def group_args(topic: str, group: str) -> list[str]:
 
 
 def test_lag_counts_every_record_before_a_commit_and_none_after(
-    kafka_bootstrap, topic_name, group_id
-):
+    kafka_bootstrap: str, topic_name: str, group_id: str
+) -> None:
     produce(kafka_bootstrap, topic_name)
     before = cli_json(kafka_bootstrap, "lag", *group_args(topic_name, group_id))
     assert [(p["committed"], p["end"], p["lag"]) for p in before["partitions"]] == [
@@ -134,7 +134,9 @@ def test_lag_counts_every_record_before_a_commit_and_none_after(
     assert "total" in table.stdout
 
 
-def test_to_earliest_sets_committed_offsets_to_the_log_start(consumed):
+def test_to_earliest_sets_committed_offsets_to_the_log_start(
+    consumed: tuple[str, str, str],
+) -> None:
     bootstrap, topic, group = consumed
     # Move partition 0's log start to 2, so "earliest" is not just zero.
     admin = AdminClient({"bootstrap.servers": bootstrap})
@@ -153,7 +155,7 @@ def test_to_earliest_sets_committed_offsets_to_the_log_start(consumed):
     assert lag["total_lag"] == 3 + 5 * 3
 
 
-def test_dry_run_shows_the_plan_and_changes_nothing(consumed):
+def test_dry_run_shows_the_plan_and_changes_nothing(consumed: tuple[str, str, str]) -> None:
     bootstrap, topic, group = consumed
     plan = cli_json(bootstrap, "replay", *group_args(topic, group), "--to-earliest", "--dry-run")
     assert plan["applied"] is False
@@ -165,7 +167,9 @@ def test_dry_run_shows_the_plan_and_changes_nothing(consumed):
     assert "dry run: nothing applied" in table.stdout
 
 
-def test_to_offset_moves_only_the_named_partitions_and_clamps_to_the_log(consumed):
+def test_to_offset_moves_only_the_named_partitions_and_clamps_to_the_log(
+    consumed: tuple[str, str, str],
+) -> None:
     bootstrap, topic, group = consumed
     plan = cli_json(bootstrap, "replay", *group_args(topic, group), "--to-offset", "0:1,2:99")
     assert [(p["partition"], p["target"]) for p in plan["partitions"]] == [(0, 1), (2, 5)]
@@ -173,7 +177,9 @@ def test_to_offset_moves_only_the_named_partitions_and_clamps_to_the_log(consume
     assert committed(bootstrap, group, topic) == {0: 1, 1: 5, 2: 5, 3: 5}
 
 
-def test_to_offset_rejects_unknown_partitions_and_negative_values(consumed):
+def test_to_offset_rejects_unknown_partitions_and_negative_values(
+    consumed: tuple[str, str, str],
+) -> None:
     bootstrap, topic, group = consumed
     for spec in ("7:1", "0:-1", "0=1"):
         done = cli(bootstrap, "replay", *group_args(topic, group), "--to-offset", spec)
@@ -182,7 +188,9 @@ def test_to_offset_rejects_unknown_partitions_and_negative_values(consumed):
     assert committed(bootstrap, group, topic) == dict.fromkeys(range(PARTITIONS), PER_PARTITION)
 
 
-def test_shift_by_moves_from_the_committed_offset_and_clamps_at_the_start(consumed):
+def test_shift_by_moves_from_the_committed_offset_and_clamps_at_the_start(
+    consumed: tuple[str, str, str],
+) -> None:
     bootstrap, topic, group = consumed
     cli_json(bootstrap, "replay", *group_args(topic, group), "--shift-by", "-2")
     assert committed(bootstrap, group, topic) == dict.fromkeys(range(PARTITIONS), 3)
@@ -191,7 +199,9 @@ def test_shift_by_moves_from_the_committed_offset_and_clamps_at_the_start(consum
     assert committed(bootstrap, group, topic) == dict.fromkeys(range(PARTITIONS), 0)
 
 
-def test_shift_by_is_refused_where_the_group_never_committed(kafka_bootstrap, topic_name, group_id):
+def test_shift_by_is_refused_where_the_group_never_committed(
+    kafka_bootstrap: str, topic_name: str, group_id: str
+) -> None:
     produce(kafka_bootstrap, topic_name)
     done = cli(kafka_bootstrap, "replay", *group_args(topic_name, group_id), "--shift-by", "1")
     assert done.returncode == 1
@@ -200,8 +210,8 @@ def test_shift_by_is_refused_where_the_group_never_committed(kafka_bootstrap, to
 
 
 def test_to_datetime_picks_the_first_offset_at_or_after_the_time(
-    kafka_bootstrap, topic_name, group_id
-):
+    kafka_bootstrap: str, topic_name: str, group_id: str
+) -> None:
     # Partitions 0-2: one record a second from BASE. Partition 3: all a day earlier, so it has
     # no record after the time and goes to its end.
     stamps = {
@@ -270,7 +280,9 @@ class ActiveMember:
         self._thread.join(WAIT_S)
 
 
-def test_replay_is_refused_while_the_group_has_an_active_member(consumed):
+def test_replay_is_refused_while_the_group_has_an_active_member(
+    consumed: tuple[str, str, str],
+) -> None:
     bootstrap, topic, group = consumed
     with ActiveMember(bootstrap, topic, group) as member:
         done = cli(bootstrap, "replay", *group_args(topic, group), "--to-earliest")
@@ -290,14 +302,16 @@ def test_replay_is_refused_while_the_group_has_an_active_member(consumed):
     assert committed(bootstrap, group, topic) == dict.fromkeys(range(PARTITIONS), 0)
 
 
-def test_replay_needs_exactly_one_mode(kafka_bootstrap, topic_name, group_id):
+def test_replay_needs_exactly_one_mode(
+    kafka_bootstrap: str, topic_name: str, group_id: str
+) -> None:
     for modes in ([], ["--to-earliest", "--to-latest"], ["--to-latest", "--shift-by", "1"]):
         done = cli(kafka_bootstrap, "replay", *group_args(topic_name, group_id), *modes)
         assert done.returncode == 2, (modes, done.stderr)
         assert "exactly one mode" in done.stderr
 
 
-def test_an_unknown_topic_is_a_clear_error(kafka_bootstrap, group_id):
+def test_an_unknown_topic_is_a_clear_error(kafka_bootstrap: str, group_id: str) -> None:
     done = cli(kafka_bootstrap, "lag", "--group", group_id, "--topic", "no-such-topic-here")
     assert done.returncode == 1
     assert "does not exist" in done.stderr

@@ -66,7 +66,7 @@ def separate_stack(stack_state_dir: Path) -> Iterator[SeparateStack]:
         stack.run("down")
 
 
-def test_up_twice_status_and_down_leave_nothing_running(separate_stack):
+def test_up_twice_status_and_down_leave_nothing_running(separate_stack: SeparateStack) -> None:
     """`up` is idempotent, prints only exports on stdout, and `down` stops every process."""
     config = load_config(separate_stack.env)
 
@@ -108,7 +108,7 @@ def test_up_twice_status_and_down_leave_nothing_running(separate_stack):
     assert "stopped" in stopped.stdout
 
 
-def test_a_busy_port_is_a_clear_error_with_exit_code_2(separate_stack):
+def test_a_busy_port_is_a_clear_error_with_exit_code_2(separate_stack: SeparateStack) -> None:
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
@@ -121,7 +121,9 @@ def test_a_busy_port_is_a_clear_error_with_exit_code_2(separate_stack):
     assert separate_stack.processes() == []
 
 
-def test_env_prints_exports_and_status_of_a_stopped_stack_exits_3(separate_stack):
+def test_env_prints_exports_and_status_of_a_stopped_stack_exits_3(
+    separate_stack: SeparateStack,
+) -> None:
     config = load_config(separate_stack.env)
     printed = separate_stack.run("env")
     assert printed.returncode == 0
@@ -129,7 +131,7 @@ def test_env_prints_exports_and_status_of_a_stopped_stack_exits_3(separate_stack
     assert separate_stack.run("status").returncode == 3
 
 
-def test_database_url_is_a_fresh_empty_database(database_url):
+def test_database_url_is_a_fresh_empty_database(database_url: str) -> None:
     """The harness gives each test its own database, with no tables in it."""
     conninfo = database_url.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(conninfo) as conn:

@@ -79,7 +79,7 @@ def engine(icu_database_url: str) -> Iterator[Engine]:
         yield engine
 
 
-def test_the_database_collation_really_is_not_code_point_order(engine):
+def test_the_database_collation_really_is_not_code_point_order(engine: Engine) -> None:
     """Guards the other tests: on a C-collated database they would pass on the old code too."""
     with engine.connect() as connection:
         ordered = (
@@ -93,7 +93,9 @@ def test_the_database_collation_really_is_not_code_point_order(engine):
     assert ordered != CODE_POINT_ORDER
 
 
-def test_the_snapshot_is_in_code_point_order_and_its_cards_are_those_of_that_order(engine):
+def test_the_snapshot_is_in_code_point_order_and_its_cards_are_those_of_that_order(
+    engine: Engine,
+) -> None:
     """Pins: read_snapshot ordered by message_id in the database collation, so under en-US the
     extractor saw 'a','B','é','Z' while the source hash ordered 'B','Z','a','é': cards (their
     positions, their message_ids order) then depended on the database for one source hash."""
@@ -134,7 +136,7 @@ def test_the_snapshot_is_in_code_point_order_and_its_cards_are_those_of_that_ord
     assert [c.message_ids for c in shared] == [CODE_POINT_ORDER]
 
 
-def test_topic_lists_are_in_code_point_order(engine):
+def test_topic_lists_are_in_code_point_order(engine: Engine) -> None:
     """Pins: cards_by_conversation and the recompute selection ordered topic ids by the
     database collation, so their order changed from one database to another."""
     persist(engine, [event(f"m-{t}", "We decided to use Postgres.", topic_id=t) for t in IDS])
@@ -157,7 +159,9 @@ IDENTIFIERS = st.text(
     ids=st.lists(IDENTIFIERS, min_size=1, max_size=8, unique=True),
     minutes=st.lists(st.integers(0, 1), min_size=8, max_size=8),
 )
-def test_any_snapshot_is_in_the_source_hash_order(engine, ids, minutes):
+def test_any_snapshot_is_in_the_source_hash_order(
+    engine: Engine, ids: list[str], minutes: list[int]
+) -> None:
     """The invariant behind the example above: for any ids and creation times, the snapshot is
     in the order the source hash uses, (created_at, message_id by code point)."""
     with engine.begin() as connection:

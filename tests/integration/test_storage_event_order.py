@@ -10,7 +10,7 @@ cut into random batches.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from itertools import pairwise
 from typing import Any
@@ -56,7 +56,7 @@ FIELDS = (
 
 
 @pytest.fixture
-def engine(database_url: str):
+def engine(database_url: str) -> Iterator[Engine]:
     with migrated_engine(database_url) as engine:
         yield engine
 
@@ -128,7 +128,9 @@ def model(history: Sequence[MessageEvent]) -> dict[str, tuple[Any, ...]]:
 # --- the two ways the old upsert broke the rule -------------------------------------------------
 
 
-def test_a_same_revision_event_with_a_higher_event_id_wins_in_a_later_batch_as_within_one(engine):
+def test_a_same_revision_event_with_a_higher_event_id_wins_in_a_later_batch_as_within_one(
+    engine: Engine,
+) -> None:
     """Pins: the upsert's WHERE was ``revision < excluded.revision``, so at equal revisions the
     higher event_id won inside one batch (Python's tie-break) but lost in a later batch."""
     low = make("m1", "low", 1, event_id=LOW_ID)
@@ -150,7 +152,7 @@ def test_a_same_revision_event_with_a_higher_event_id_wins_in_a_later_batch_as_w
     assert state_version(engine) == version + 1
 
 
-def test_an_edit_that_changes_created_at_stores_it_and_raises_state_version(engine):
+def test_an_edit_that_changes_created_at_stores_it_and_raises_state_version(engine: Engine) -> None:
     """Pins: created_at was left out of the upsert's SET, so an edit carrying a corrected
     creation time kept the old one, and the snapshot (and its source hash) ordered by it."""
     persist(
@@ -172,7 +174,7 @@ def test_an_edit_that_changes_created_at_stores_it_and_raises_state_version(engi
     ]
 
 
-def test_postgresql_orders_event_ids_as_python_does(engine):
+def test_postgresql_orders_event_ids_as_python_does(engine: Engine) -> None:
     """Pins the SQL half of the tie-break: stored event_id text under COLLATE "C" orders as
     Python orders the same strings and as PostgreSQL orders them as uuid."""
     ids = [str(uuid.uuid4()) for _ in range(200)] + [str(LOW_ID), str(HIGH_ID)]
@@ -190,7 +192,7 @@ def test_postgresql_orders_event_ids_as_python_does(engine):
 # --- the property ------------------------------------------------------------------------------
 
 TEXTS = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+    alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"),
     min_size=1,
     max_size=6,
 )
@@ -243,8 +245,8 @@ def fresh(engine: Engine) -> None:
 )
 @given(data=st.data())
 def test_stored_messages_are_the_max_event_by_revision_and_event_id_whatever_the_batches(
-    engine, data
-):
+    engine: Engine, data: st.DataObject
+) -> None:
     """Pins both old bugs at once (ties lost across batches, created_at never updated): any
     history, in any order and any cut into batches, ends with every field of every message from
     its highest (revision, event_id) event; state_version rises with every batch that changed a

@@ -3,6 +3,8 @@ uniqueness of extract runs that the replace transaction relies on."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -39,13 +41,13 @@ def run_row(source_hash: str, *, topic_id: str = "t", user_id: str = "u") -> dic
 
 
 @pytest.fixture
-def engine(database_url: str):
+def engine(database_url: str) -> Iterator[Engine]:
     engine = make_engine(database_url)
     yield engine
     engine.dispose()
 
 
-def test_upgrade_downgrade_to_base_and_upgrade_again_leaves_all_five_tables(engine):
+def test_upgrade_downgrade_to_base_and_upgrade_again_leaves_all_five_tables(engine: Engine) -> None:
     """A full round trip works: head has the five tables, base has none, head again has all."""
     assert current_revision(engine) is None
     upgrade(engine)
@@ -63,7 +65,7 @@ def test_upgrade_downgrade_to_base_and_upgrade_again_leaves_all_five_tables(engi
     assert UNIQUE_RUN in {c["name"] for c in inspect(engine).get_unique_constraints("extract_runs")}
 
 
-def test_upgrading_an_up_to_date_database_is_a_no_op(engine):
+def test_upgrading_an_up_to_date_database_is_a_no_op(engine: Engine) -> None:
     """A second upgrade keeps the revision, the schema and the rows."""
     upgrade(engine)
     head = current_revision(engine)
@@ -91,14 +93,14 @@ def test_upgrading_an_up_to_date_database_is_a_no_op(engine):
     assert columns_after == columns_before
 
 
-def test_migrated_schema_matches_the_table_definitions(database_url):
+def test_migrated_schema_matches_the_table_definitions(database_url: str) -> None:
     """What the migrations build is what storage/tables.py declares: autogenerate finds nothing."""
     with migrated_engine(database_url) as engine, engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), metadata)
     assert differences == []
 
 
-def test_upgrade_sql_holds_the_ddl_of_every_table_and_the_run_uniqueness():
+def test_upgrade_sql_holds_the_ddl_of_every_table_and_the_run_uniqueness() -> None:
     """The offline DDL names every table and the unique run constraint; it needs no server."""
     sql = upgrade_sql("postgresql+psycopg://nobody@127.0.0.1:1/nowhere")
     for table in TABLES:
@@ -107,7 +109,9 @@ def test_upgrade_sql_holds_the_ddl_of_every_table_and_the_run_uniqueness():
     assert "CREATE TABLE alembic_version" in sql
 
 
-def test_unique_constraint_rejects_a_second_run_for_the_same_topic_user_and_hash(database_url):
+def test_unique_constraint_rejects_a_second_run_for_the_same_topic_user_and_hash(
+    database_url: str,
+) -> None:
     """extract_runs allows one row per (topic_id, user_id, source_hash); other keys still fit."""
     with migrated_engine(database_url) as engine:
         with engine.begin() as connection:

@@ -11,6 +11,8 @@ worker can tell "release the offsets" from "these events must be persisted again
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from sqlalchemy import Engine, text
 
@@ -39,7 +41,7 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def engine(database_url: str):
+def engine(database_url: str) -> Iterator[Engine]:
     with migrated_engine(database_url) as engine:
         yield engine
 
@@ -68,7 +70,9 @@ def result_for_current_input(engine: Engine) -> ExtractResult:
     )
 
 
-def test_a_topic_lost_before_its_snapshot_is_read_is_missing_and_not_durable(engine):
+def test_a_topic_lost_before_its_snapshot_is_read_is_missing_and_not_durable(
+    engine: Engine,
+) -> None:
     """Pins: the run on a vanished topic came back as an outcome like any other, and the
     worker released the offsets of events whose messages were gone."""
     result = persist(engine, [event("m1", TEXT_A)])
@@ -82,7 +86,9 @@ def test_a_topic_lost_before_its_snapshot_is_read_is_missing_and_not_durable(eng
     assert message_rows(engine) == []  # the events' effect is really gone
 
 
-def test_a_topic_lost_between_extraction_and_replace_is_missing_and_not_durable(engine):
+def test_a_topic_lost_between_extraction_and_replace_is_missing_and_not_durable(
+    engine: Engine,
+) -> None:
     """The same, when the loss happens while the extractor runs (outside any transaction)."""
     persist(engine, [event("m1", TEXT_A)])
     result = result_for_current_input(engine)
@@ -94,7 +100,9 @@ def test_a_topic_lost_between_extraction_and_replace_is_missing_and_not_durable(
     assert not outcome.durable
 
 
-def test_a_topic_lost_before_its_current_cards_are_confirmed_is_missing_and_not_durable(engine):
+def test_a_topic_lost_before_its_current_cards_are_confirmed_is_missing_and_not_durable(
+    engine: Engine,
+) -> None:
     """The same on the no-extraction path, where the cards were found current."""
     persist(engine, [event("m1", TEXT_A)])
     result = result_for_current_input(engine)
@@ -107,7 +115,7 @@ def test_a_topic_lost_before_its_current_cards_are_confirmed_is_missing_and_not_
     assert not outcome.durable
 
 
-def test_every_outcome_of_a_present_topic_is_durable(engine):
+def test_every_outcome_of_a_present_topic_is_durable(engine: Engine) -> None:
     """New, no-op, reused and stale runs all leave the persisted input reflected in cards."""
     persist(engine, [event("m1", TEXT_A)])
     first = result_for_current_input(engine)

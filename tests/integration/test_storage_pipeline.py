@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy import event as sa_event
-from sqlalchemy import select
 
 from cardwright.consumers.extraction import TopicExtraction
+from cardwright.extractors.base import Extractor
 from cardwright.extractors.rules import RulesExtractor
 from cardwright.schema.cards import CardDraft, CardKind, TopicSnapshot
 from cardwright.schema.errors import ExtractionFailed
@@ -38,6 +40,7 @@ from tests.integration.storage_support import (
     TEXT_C,
     TOPIC,
     USER,
+    CardTuple,
     as_card_tuples,
     event,
     expected_cards,
@@ -57,17 +60,19 @@ EXTRACT_TIMEOUT_S = 30.0
 
 
 @pytest.fixture
-def engine(database_url: str):
+def engine(database_url: str) -> Iterator[Engine]:
     # Room for THREADS concurrent transactions plus a reader.
     with migrated_engine(database_url, pool_size=THREADS + 2) as engine:
         yield engine
 
 
-def extraction(engine, extractor=None, instance: str = "test") -> TopicExtraction:
+def extraction(
+    engine: Engine, extractor: Extractor | None = None, instance: str = "test"
+) -> TopicExtraction:
     return TopicExtraction(engine, extractor or RulesExtractor(), instance, EXTRACT_TIMEOUT_S)
 
 
-def extract_result(engine, user_id: str = USER, topic_id: str = TOPIC) -> ExtractResult:
+def extract_result(engine: Engine, user_id: str = USER, topic_id: str = TOPIC) -> ExtractResult:
     """What a worker would hand to replace_cards for the topic's input as stored now."""
     stored = read_snapshot(engine, user_id, topic_id)
     assert stored is not None
@@ -82,14 +87,16 @@ def extract_result(engine, user_id: str = USER, topic_id: str = TOPIC) -> Extrac
     )
 
 
-def cards_for_current_input(engine, user_id: str = USER, topic_id: str = TOPIC):
+def cards_for_current_input(
+    engine: Engine, user_id: str = USER, topic_id: str = TOPIC
+) -> list[CardTuple]:
     """The card set the rules extractor derives from the topic's stored input."""
     result = extract_result(engine, user_id, topic_id)
     assert result.drafts, "test input must give a non-empty card set"
     return expected_cards(result.snapshot, result.source_hash, result.drafts)
 
 
-def topic_cards(engine, user_id: str = USER, topic_id: str = TOPIC):
+def topic_cards(engine: Engine, user_id: str = USER, topic_id: str = TOPIC) -> list[CardTuple]:
     found = cards_by_topic(engine, user_id, topic_id)
     assert found is not None
     return as_card_tuples(found.cards)
@@ -121,7 +128,9 @@ def in_threads(count: int, work: Callable[[int], object]) -> list[object]:
 # --- repeated, stale and returning input ------------------------------------------------------
 
 
-def test_rerunning_extraction_on_the_same_input_changes_no_card_and_creates_no_run(engine):
+def test_rerunning_extraction_on_the_same_input_changes_no_card_and_creates_no_run(
+    engine: Engine,
+) -> None:
     """Extracting again, also after a redelivery of the same events, is a no-op."""
     events = [event("m1", TEXT_A), event("m2", TEXT_B, minute=1)]
     persist(engine, events)
@@ -143,7 +152,7 @@ def test_rerunning_extraction_on_the_same_input_changes_no_card_and_creates_no_r
     assert runs_of_topic(engine, USER, TOPIC) == runs_before
 
 
-def test_stale_extraction_result_is_refused_and_newer_cards_stay(engine):
+def test_stale_extraction_result_is_refused_and_newer_cards_stay(engine: Engine) -> None:
     """A result read at state N, stored after cards of state N+1: STALE, and nothing changes."""
     persist(engine, [event("m1", TEXT_A)])
     extraction(engine).run(USER, TOPIC)
@@ -164,7 +173,9 @@ def test_stale_extraction_result_is_refused_and_newer_cards_stay(engine):
     assert topic_cards(engine) == cards_for_current_input(engine)
 
 
-def test_input_returning_to_an_earlier_state_reuses_that_run_and_cards_follow_the_input(engine):
+def test_input_returning_to_an_earlier_state_reuses_that_run_and_cards_follow_the_input(
+    engine: Engine,
+) -> None:
     """A -> B -> A: the third extraction reuses the first run, and the cards are A's again."""
     persist(engine, [event("m1", TEXT_A)])
     assert extraction(engine).run(USER, TOPIC).outcome is Outcome.NEW_RUN
@@ -193,7 +204,7 @@ def test_input_returning_to_an_earlier_state_reuses_that_run_and_cards_follow_th
 # --- isolation ----------------------------------------------------------------------------------
 
 
-def test_two_topics_of_one_conversation_have_isolated_card_sets(engine):
+def test_two_topics_of_one_conversation_have_isolated_card_sets(engine: Engine) -> None:
     """Each topic gets the cards of its own messages; replacing one leaves the other untouched."""
     persist(
         engine,
@@ -217,7 +228,7 @@ def test_two_topics_of_one_conversation_have_isolated_card_sets(engine):
     assert run_count(engine, USER, "t-a") == 1
 
 
-def test_same_topic_id_under_two_users_stays_separate(engine):
+def test_same_topic_id_under_two_users_stays_separate(engine: Engine) -> None:
     """(user_id, topic_id) is the identity: one topic_id for two users is two topics."""
     persist(engine, [event("m1", TEXT_A, user_id="alice")])
     persist(engine, [event("m1", TEXT_B, user_id="bob")])
@@ -239,7 +250,7 @@ def test_same_topic_id_under_two_users_stays_separate(engine):
     assert cards_by_topic(engine, "carol", TOPIC) is None
 
 
-def test_cards_by_conversation_lists_each_topic_with_its_complete_set(engine):
+def test_cards_by_conversation_lists_each_topic_with_its_complete_set(engine: Engine) -> None:
     """Every topic of the conversation appears once with exactly its own cards, per user."""
     persist(
         engine,
@@ -282,7 +293,9 @@ def test_cards_by_conversation_lists_each_topic_with_its_complete_set(engine):
 # --- concurrency --------------------------------------------------------------------------------
 
 
-def test_concurrent_extractions_of_the_same_input_make_one_run_and_one_card_set(engine):
+def test_concurrent_extractions_of_the_same_input_make_one_run_and_one_card_set(
+    engine: Engine,
+) -> None:
     """Eight workers extracting one topic at once: one new run, the rest no-ops, no duplicates."""
     persist(engine, [event("m1", TEXT_A), event("m2", TEXT_B, minute=1)])
     workers = [extraction(engine, instance=f"worker-{i}") for i in range(THREADS)]
@@ -295,7 +308,9 @@ def test_concurrent_extractions_of_the_same_input_make_one_run_and_one_card_set(
     assert len(stored_cards(engine)) == len(cards_for_current_input(engine))
 
 
-def test_concurrent_replaces_of_the_same_result_make_one_run_and_one_card_set(engine):
+def test_concurrent_replaces_of_the_same_result_make_one_run_and_one_card_set(
+    engine: Engine,
+) -> None:
     """replace_cards called at once with the same result: exactly one run, one complete set."""
     persist(engine, [event("m1", TEXT_A)])
     extraction(engine).run(USER, TOPIC)
@@ -315,7 +330,7 @@ class RecordingExtractor:
     def __init__(self) -> None:
         self.inner = RulesExtractor()
         self.lock = threading.Lock()
-        self.card_sets: dict[str, list] = {}
+        self.card_sets: dict[str, list[CardTuple]] = {}
 
     @property
     def extractor_id(self) -> str:
@@ -329,7 +344,7 @@ class RecordingExtractor:
         return drafts
 
 
-def test_a_reader_always_sees_the_complete_card_set_of_exactly_one_run(engine):
+def test_a_reader_always_sees_the_complete_card_set_of_exactly_one_run(engine: Engine) -> None:
     """While a writer keeps changing the input and replacing cards, every read returns the
     whole card set of one run: never empty after cards existed, never a mix of two runs."""
     texts = [TEXT_A, TEXT_B, TEXT_C, f"{TEXT_A} {TEXT_C}"]
@@ -386,7 +401,7 @@ def test_a_reader_always_sees_the_complete_card_set_of_exactly_one_run(engine):
 # --- edits and deletes --------------------------------------------------------------------------
 
 
-def test_a_stale_edit_arriving_after_a_newer_one_changes_nothing(engine):
+def test_a_stale_edit_arriving_after_a_newer_one_changes_nothing(engine: Engine) -> None:
     """Revision 1 after revision 2 is ignored: same row, same state_version, nothing to extract."""
     persist(engine, [event("m1", "first"), event("m1", "third", revision=2)])
     extraction(engine).run(USER, TOPIC)
@@ -404,7 +419,7 @@ def test_a_stale_edit_arriving_after_a_newer_one_changes_nothing(engine):
     assert [m.text for m in stored.snapshot.messages] == ["third"]
 
 
-def test_within_one_batch_the_highest_revision_wins_whatever_the_order(engine):
+def test_within_one_batch_the_highest_revision_wins_whatever_the_order(engine: Engine) -> None:
     """Events of one message in one batch, out of order: the stored row is the highest revision."""
     persist(
         engine,
@@ -417,7 +432,7 @@ def test_within_one_batch_the_highest_revision_wins_whatever_the_order(engine):
     assert message_rows(engine) == [("m1", 2, "third", False)]
 
 
-def test_a_delete_makes_the_message_a_tombstone_that_leaves_the_snapshot(engine):
+def test_a_delete_makes_the_message_a_tombstone_that_leaves_the_snapshot(engine: Engine) -> None:
     """The deleted message keeps a row (revision, deleted) but is no longer part of the input."""
     persist(engine, [event("m1", TEXT_A), event("m2", TEXT_C, minute=1)])
     extraction(engine).run(USER, TOPIC)
@@ -440,7 +455,7 @@ def test_a_delete_makes_the_message_a_tombstone_that_leaves_the_snapshot(engine)
     assert as_card_tuples(found.cards) == cards_for_current_input(engine)
 
 
-def test_an_edit_after_a_delete_with_a_lower_revision_changes_nothing(engine):
+def test_an_edit_after_a_delete_with_a_lower_revision_changes_nothing(engine: Engine) -> None:
     """A late edit cannot bring a deleted message back."""
     persist(engine, [event("m1", TEXT_A), event("m1", "", revision=3)])
     version = state_version(engine)
@@ -459,8 +474,8 @@ def test_an_edit_after_a_delete_with_a_lower_revision_changes_nothing(engine):
 
 
 def test_persist_batch_rejects_a_topic_claimed_by_another_conversation_and_applies_the_rest(
-    engine,
-):
+    engine: Engine,
+) -> None:
     """A topic belongs to the first conversation that names it, in earlier batches or this one;
     contradicting events are rejected with their reason, the rest of the batch is applied."""
     persist(engine, [event("m1", "hello")])
@@ -478,11 +493,15 @@ def test_persist_batch_rejects_a_topic_claimed_by_another_conversation_and_appli
     assert {bad.reason for bad in result.rejected.values()} == {REASON_TOPIC_CONFLICT}
     assert [row[0] for row in message_rows(engine)] == ["m1", "m2", "m4", "m6"]
     with engine.connect() as connection:
-        owners = dict(connection.execute(select(topics.c.topic_id, topics.c.conversation_id)).all())
+        owners = dict(
+            connection.execute(select(topics.c.topic_id, topics.c.conversation_id)).tuples().all()
+        )
     assert owners == {TOPIC: CONVERSATION, "t-new": "conv-2"}
 
 
-def test_persist_batch_rejects_a_message_moved_to_another_topic_and_applies_the_rest(engine):
+def test_persist_batch_rejects_a_message_moved_to_another_topic_and_applies_the_rest(
+    engine: Engine,
+) -> None:
     """A message belongs to the first topic that names it; a move is rejected, never applied."""
     persist(engine, [event("m1", "hello")])
     batch = [
@@ -506,7 +525,7 @@ def test_persist_batch_rejects_a_message_moved_to_another_topic_and_applies_the_
     assert [m.message_id for m in stored.snapshot.messages] == ["m3"]
 
 
-def test_a_rejected_event_does_not_claim_its_topic_for_its_conversation(engine):
+def test_a_rejected_event_does_not_claim_its_topic_for_its_conversation(engine: Engine) -> None:
     """Only applied events claim a topic: a rejected one must not make later events conflict."""
     persist(engine, [event("m1", "hello")])
     batch = [
@@ -519,7 +538,7 @@ def test_a_rejected_event_does_not_claim_its_topic_for_its_conversation(engine):
     assert {i: bad.reason for i, bad in result.rejected.items()} == {0: REASON_MESSAGE_MOVED}
 
 
-def test_a_text_with_a_nul_character_never_fails_the_batch(engine):
+def test_a_text_with_a_nul_character_never_fails_the_batch(engine: Engine) -> None:
     """PostgreSQL text cannot hold NUL: such an event must be bad input, not a failed batch."""
     try:
         nul = event("m1", "before\x00after")
@@ -560,7 +579,9 @@ class BlockingExtractor:
         return []
 
 
-def test_a_failing_extractor_raises_extraction_failed_and_the_previous_cards_stay(engine):
+def test_a_failing_extractor_raises_extraction_failed_and_the_previous_cards_stay(
+    engine: Engine,
+) -> None:
     persist(engine, [event("m1", TEXT_A)])
     extraction(engine).run(USER, TOPIC)
     cards_before = stored_cards(engine)
@@ -587,9 +608,13 @@ def test_a_failing_extractor_raises_extraction_failed_and_the_previous_cards_sta
     assert stored_cards(engine) == cards_before
     assert runs_of_topic(engine, USER, TOPIC) == runs_before
     with engine.connect() as connection:
-        failures = connection.execute(
-            select(extract_failures.c.attempts, extract_failures.c.state_version)
-        ).all()
+        failures = (
+            connection.execute(
+                select(extract_failures.c.attempts, extract_failures.c.state_version)
+            )
+            .tuples()
+            .all()
+        )
     assert failures == [(3, stored.snapshot.state_version)]
     # A working extractor later brings the cards up to the input.
     assert extraction(engine).run(USER, TOPIC).outcome is Outcome.NEW_RUN
@@ -597,8 +622,8 @@ def test_a_failing_extractor_raises_extraction_failed_and_the_previous_cards_sta
 
 
 def test_a_worker_that_found_its_input_current_never_empties_cards_after_a_concurrent_replace(
-    engine, database_url
-):
+    engine: Engine, database_url: str
+) -> None:
     """A -> B -> A with two workers: worker Y reads input A while A's cards are current; before
     Y replaces, worker X stores B's cards. Y must not leave the topic on run A with no cards."""
     persist(engine, [event("m1", TEXT_A)])
@@ -611,7 +636,14 @@ def test_a_worker_that_found_its_input_current_never_empties_cards_after_a_concu
     with migrated_engine(database_url) as other:
         fired: list[Outcome] = []
 
-        def x_replaces_first(conn, cursor, statement, params, context, executemany):
+        def x_replaces_first(
+            conn: Connection,
+            cursor: Any,
+            statement: str,
+            params: Any,
+            context: Any,
+            executemany: bool,
+        ) -> None:
             if "FOR UPDATE" in statement and not fired:
                 fired.append(replace_cards(other, worker_x_result))
 

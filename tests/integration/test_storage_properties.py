@@ -7,7 +7,7 @@ stored messages and the topic's source hash end as they do when the history is a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -33,7 +33,7 @@ pytestmark = pytest.mark.integration
 
 # Any text but NUL, which PostgreSQL text cannot store (see the pipeline tests).
 TEXTS = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+    alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"),
     min_size=1,
     max_size=12,
 )
@@ -113,7 +113,7 @@ def final_rows(history: Sequence[MessageEvent]) -> list[tuple[str, int, str, boo
 
 
 @pytest.fixture
-def engine(database_url: str):
+def engine(database_url: str) -> Iterator[Engine]:
     with migrated_engine(database_url) as engine:
         yield engine
 
@@ -125,8 +125,8 @@ def engine(database_url: str):
 )
 @given(data=st.data())
 def test_any_order_duplication_and_batching_of_events_ends_in_the_same_messages_and_hash(
-    engine, data
-):
+    engine: Engine, data: st.DataObject
+) -> None:
     history = data.draw(topic_history(), label="history")
     batches = data.draw(deliveries(history), label="batches")
 

@@ -67,15 +67,19 @@ def expected_live(events: Iterable[MessageEvent]) -> dict[tuple[str, str], list[
     return live
 
 
-def expected_hashes(events: Iterable[MessageEvent], extractor_id: str = "rules@1") -> dict:
+def expected_hashes(
+    events: Iterable[MessageEvent], extractor_id: str = "rules@1"
+) -> dict[tuple[str, str], str]:
     return {key: source_hash(extractor_id, msgs) for key, msgs in expected_live(events).items()}
 
 
-def expected_cards(events: list[MessageEvent], version: str = "1") -> dict:
+def expected_cards(
+    events: list[MessageEvent], version: str = "1"
+) -> dict[tuple[str, str], list[tuple[str, str]]]:
     """(user, topic) -> [(kind, title)] as the extractor derives them from the model."""
     extractor = RulesExtractor(version=version)
     conversations = {(e.user_id, e.topic_id): e.conversation_id for e in events}
-    result = {}
+    result: dict[tuple[str, str], list[tuple[str, str]]] = {}
     for (user, topic), msgs in expected_live(events).items():
         snapshot = TopicSnapshot(user, topic, conversations[(user, topic)], 0, tuple(msgs))
         result[(user, topic)] = [(d.kind.value, d.title) for d in extractor.extract(snapshot)]

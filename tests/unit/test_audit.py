@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -10,7 +11,7 @@ from cardwright.audit import AuditLog, audit_from_env
 from cardwright.schema.errors import ConfigurationError
 
 
-def test_each_event_is_one_json_line_with_times_instance_and_fields(tmp_path):
+def test_each_event_is_one_json_line_with_times_instance_and_fields(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
     log = AuditLog(str(path), "host-1-abc")
     log("batch", {"size": 2, "applied": [("t", 0, 5, "u", "tp", "m", 1)]})
@@ -25,7 +26,7 @@ def test_each_event_is_one_json_line_with_times_instance_and_fields(tmp_path):
     assert lines[0]["t"] <= lines[1]["t"] and lines[0]["m"] <= lines[1]["m"]
 
 
-def test_two_writers_append_to_one_file_without_losing_lines(tmp_path):
+def test_two_writers_append_to_one_file_without_losing_lines(tmp_path: Path) -> None:
     path = str(tmp_path / "shared.jsonl")
     first, second = AuditLog(path, "a"), AuditLog(path, "b")
     for i in range(50):
@@ -40,7 +41,9 @@ def test_two_writers_append_to_one_file_without_losing_lines(tmp_path):
     )
 
 
-def test_unset_means_no_audit_and_an_unwritable_path_is_a_configuration_error(tmp_path):
+def test_unset_means_no_audit_and_an_unwritable_path_is_a_configuration_error(
+    tmp_path: Path,
+) -> None:
     assert audit_from_env("x", env={}) is None
     with pytest.raises(ConfigurationError, match="CARDWRIGHT_AUDIT_LOG"):
         audit_from_env("x", env={"CARDWRIGHT_AUDIT_LOG": str(tmp_path / "no" / "dir.jsonl")})

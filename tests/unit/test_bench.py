@@ -10,7 +10,7 @@ from bench.references import message_rows, serial_limit
 from bench.report import ratios, targets
 
 
-def test_the_same_seed_generates_the_same_events_and_another_seed_does_not():
+def test_the_same_seed_generates_the_same_events_and_another_seed_does_not() -> None:
     spec = LoadSpec(users=3, topics=12, messages_per_topic=5, edit_rate=0.3, delete_rate=0.2)
     first, again = generate(spec), generate(spec)
     assert [e.model_dump() for e in first] == [e.model_dump() for e in again]
@@ -18,7 +18,7 @@ def test_the_same_seed_generates_the_same_events_and_another_seed_does_not():
     assert [e.event_id for e in other] != [e.event_id for e in first]
 
 
-def test_each_message_is_created_before_it_is_edited_or_deleted():
+def test_each_message_is_created_before_it_is_edited_or_deleted() -> None:
     spec = LoadSpec(users=2, topics=20, messages_per_topic=6, edit_rate=0.5, delete_rate=0.5)
     events = generate(spec)
     seen: dict[tuple[str, str], int] = {}
@@ -34,14 +34,14 @@ def test_each_message_is_created_before_it_is_edited_or_deleted():
     assert any(e.op.value == "deleted" for e in events)
 
 
-def test_full_burstiness_publishes_each_topic_back_to_back():
+def test_full_burstiness_publishes_each_topic_back_to_back() -> None:
     events = generate(LoadSpec(topics=15, messages_per_topic=4, burstiness=1.0, edit_rate=0))
     topics_in_order = [e.topic_id for e in events]
     runs = [t for i, t in enumerate(topics_in_order) if i == 0 or topics_in_order[i - 1] != t]
     assert len(runs) == 15  # every topic appears as one contiguous run
 
 
-def test_copy_rows_hold_each_message_at_its_highest_revision():
+def test_copy_rows_hold_each_message_at_its_highest_revision() -> None:
     spec = LoadSpec(users=1, topics=4, messages_per_topic=5, edit_rate=1.0, delete_rate=0.0)
     events = generate(spec)
     rows = message_rows(events)
@@ -49,7 +49,7 @@ def test_copy_rows_hold_each_message_at_its_highest_revision():
     assert {row[7] for row in rows} == {1}  # revision column: every message was edited once
 
 
-def test_freshness_counts_from_produce_to_the_first_covering_run_after_the_batch():
+def test_freshness_counts_from_produce_to_the_first_covering_run_after_the_batch() -> None:
     produced = {("u", "t1-m0", 0): 10.0, ("u", "t1-m1", 0): 10.5, ("u", "t2-m0", 0): 11.0}
     logs = [
         [
@@ -66,14 +66,14 @@ def test_freshness_counts_from_produce_to_the_first_covering_run_after_the_batch
     assert sorted(freshness_samples(logs, produced)) == [2.0, 2.0, 2.5]
 
 
-def test_percentiles_pick_ranked_samples():
+def test_percentiles_pick_ranked_samples() -> None:
     samples = [float(i) for i in range(1, 101)]
     assert percentile(samples, 50) == 50.0
     assert percentile(samples, 99) == 99.0
     assert math.isnan(percentile([], 50))
 
 
-def test_ratios_and_targets_come_from_figures_of_the_same_run():
+def test_ratios_and_targets_come_from_figures_of_the_same_run() -> None:
     results = {
         "throughput": {"one": {"events_per_s": 1000.0}, "two": {"events_per_s": 1500.0}},
         "references": {
@@ -97,6 +97,6 @@ def test_ratios_and_targets_come_from_figures_of_the_same_run():
     assert verdicts["p99 freshness at half load (ms) <= 1100"] is True
 
 
-def test_the_serial_limit_is_slower_than_either_step():
+def test_the_serial_limit_is_slower_than_either_step() -> None:
     assert serial_limit(1000.0, 1000.0) == 500.0
     assert serial_limit(100_000.0, 1000.0) < 1000.0

@@ -6,7 +6,7 @@ from cardwright.consumers.clock import MockedClock
 from cardwright.consumers.debounce import Debouncer
 
 
-def test_a_topic_is_due_once_quiet_for_the_debounce():
+def test_a_topic_is_due_once_quiet_for_the_debounce() -> None:
     clock = MockedClock()
     d: Debouncer[str] = Debouncer(debounce_s=3, max_delay_s=30)
     d.touch("t", clock.time())
@@ -16,7 +16,7 @@ def test_a_topic_is_due_once_quiet_for_the_debounce():
     assert d.pop_due(clock.time()) == ["t"]
 
 
-def test_each_event_pushes_the_deadline_back():
+def test_each_event_pushes_the_deadline_back() -> None:
     d: Debouncer[str] = Debouncer(debounce_s=3, max_delay_s=30)
     d.touch("t", 0)
     d.touch("t", 2)
@@ -24,7 +24,7 @@ def test_each_event_pushes_the_deadline_back():
     assert d.pop_due(5) == ["t"]
 
 
-def test_a_chatty_topic_fires_at_the_maximum_delay():
+def test_a_chatty_topic_fires_at_the_maximum_delay() -> None:
     d: Debouncer[str] = Debouncer(debounce_s=3, max_delay_s=10)
     for second in range(0, 12):
         d.touch("t", float(second))
@@ -36,14 +36,14 @@ def test_a_chatty_topic_fires_at_the_maximum_delay():
             break
 
 
-def test_an_idle_topic_fires_without_new_events():
+def test_an_idle_topic_fires_without_new_events() -> None:
     d: Debouncer[str] = Debouncer(debounce_s=1, max_delay_s=5)
     d.touch("t", 0)
     assert d.next_due() == 1
     assert d.pop_due(100) == ["t"]
 
 
-def test_a_popped_topic_stays_pending_until_done():
+def test_a_popped_topic_stays_pending_until_done() -> None:
     d: Debouncer[str] = Debouncer(debounce_s=1, max_delay_s=5)
     d.touch("t", 0)
     assert d.pop_due(1) == ["t"]
@@ -53,7 +53,7 @@ def test_a_popped_topic_stays_pending_until_done():
     assert "t" not in d and len(d) == 0
 
 
-def test_a_retry_waits_for_its_backoff_and_counts_attempts():
+def test_a_retry_waits_for_its_backoff_and_counts_attempts() -> None:
     d: Debouncer[str] = Debouncer(debounce_s=1, max_delay_s=5)
     d.touch("t", 0)
     d.pop_due(1)
@@ -64,7 +64,7 @@ def test_a_retry_waits_for_its_backoff_and_counts_attempts():
     assert d.attempts("t") == 1
 
 
-def test_topics_come_due_in_deadline_order_and_drop_forgets_them():
+def test_topics_come_due_in_deadline_order_and_drop_forgets_them() -> None:
     d: Debouncer[str] = Debouncer(debounce_s=1, max_delay_s=5)
     d.touch("b", 0.5)
     d.touch("a", 0)

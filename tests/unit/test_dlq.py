@@ -88,7 +88,7 @@ def offsets(sent: list[Sent]) -> list[int]:
     return [int(s.headers["cardwright.source.offset"]) for s in sent]
 
 
-def test_a_retried_batch_resends_only_the_copies_not_acknowledged():
+def test_a_retried_batch_resends_only_the_copies_not_acknowledged() -> None:
     broker_down_for = {1}  # offset 1's copy times out the first time
     producer = FakeProducer(
         fate=lambda s: (
@@ -118,7 +118,7 @@ def test_a_retried_batch_resends_only_the_copies_not_acknowledged():
     assert offsets(producer.sent) == [0, 2, 1, 0]
 
 
-def test_a_copy_librdkafka_refuses_as_too_large_goes_truncated_with_size_and_hash():
+def test_a_copy_librdkafka_refuses_as_too_large_goes_truncated_with_size_and_hash() -> None:
     value = b"x" * 100_000
     producer = FakeProducer(limit=50_000)
     dlq = dead_letters(producer)
@@ -132,7 +132,7 @@ def test_a_copy_librdkafka_refuses_as_too_large_goes_truncated_with_size_and_has
     assert copy.key == b"topic-1"
 
 
-def test_a_copy_the_broker_refuses_as_too_large_goes_truncated_at_flush():
+def test_a_copy_the_broker_refuses_as_too_large_goes_truncated_at_flush() -> None:
     value = b"y" * 60_000
     producer = FakeProducer(
         fate=lambda s: KafkaError.MSG_SIZE_TOO_LARGE if len(s.value or b"") > 50_000 else None
@@ -147,7 +147,7 @@ def test_a_copy_the_broker_refuses_as_too_large_goes_truncated_at_flush():
     assert dlq.truncated == 1
 
 
-def test_a_truncated_copy_refused_again_is_retried_not_looped():
+def test_a_truncated_copy_refused_again_is_retried_not_looped() -> None:
     producer = FakeProducer(fate=lambda _s: KafkaError.MSG_SIZE_TOO_LARGE)
     dlq = dead_letters(producer)
     dlq.send(Record(5), BadInput("invalid_json", "x"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 import pytest
 
@@ -13,7 +14,7 @@ from cardwright.schema.events import MessageEvent, parse_event
 from cardwright.schema.export import SCHEMA_PATH, render
 
 
-def event_dict(**overrides):
+def event_dict(**overrides: Any) -> dict[str, Any]:
     base = {
         "schema_version": 1,
         "event_id": str(uuid.uuid4()),
@@ -32,7 +33,7 @@ def event_dict(**overrides):
     return base
 
 
-def raw(**overrides) -> bytes:
+def raw(**overrides: Any) -> bytes:
     return json.dumps(event_dict(**overrides)).encode()
 
 
@@ -42,13 +43,13 @@ def reason_of(value: bytes | None, key: bytes | None = None) -> str:
     return caught.value.reason
 
 
-def test_a_valid_event_parses():
+def test_a_valid_event_parses() -> None:
     event = parse_event(raw(), b"t1")
     assert isinstance(event, MessageEvent)
     assert event.topic_id == "t1" and event.revision == 0 and not event.deleted
 
 
-def test_invalid_utf8_and_json_are_told_apart():
+def test_invalid_utf8_and_json_are_told_apart() -> None:
     assert reason_of(b"\xff\xfe{") == events.REASON_INVALID_UTF8
     assert reason_of(b"{not json") == events.REASON_INVALID_JSON
     assert reason_of(None) == events.REASON_INVALID_JSON
@@ -56,7 +57,7 @@ def test_invalid_utf8_and_json_are_told_apart():
 
 
 @pytest.mark.parametrize("version", [0, 2, "1", None])
-def test_unknown_schema_versions_are_rejected(version):
+def test_unknown_schema_versions_are_rejected(version: object) -> None:
     assert reason_of(raw(schema_version=version)) == events.REASON_UNKNOWN_VERSION
 
 
@@ -81,24 +82,24 @@ def test_unknown_schema_versions_are_rejected(version):
         {"text": "nul\x00inside"},  # PostgreSQL text cannot store it
     ],
 )
-def test_schema_violations_are_rejected(overrides):
+def test_schema_violations_are_rejected(overrides: dict[str, Any]) -> None:
     assert reason_of(raw(**overrides)) == events.REASON_SCHEMA
 
 
-def test_oversize_text_has_its_own_reason():
+def test_oversize_text_has_its_own_reason() -> None:
     assert reason_of(raw(text="é" * (16 * 1024 + 1))) == events.REASON_OVERSIZE
     parse_event(raw(text="a" * 32 * 1024))  # exactly the limit is fine
 
 
-def test_a_key_other_than_the_topic_id_is_rejected():
+def test_a_key_other_than_the_topic_id_is_rejected() -> None:
     assert reason_of(raw(), b"another-topic") == events.REASON_KEY_MISMATCH
 
 
-def test_a_delete_is_a_tombstone():
+def test_a_delete_is_a_tombstone() -> None:
     event = parse_event(raw(op="deleted", text="", revision=2))
     assert event.deleted
 
 
-def test_the_committed_json_schema_is_current():
+def test_the_committed_json_schema_is_current() -> None:
     """Fails when the model changed without `python -m cardwright.schema.export`."""
     assert SCHEMA_PATH.read_text(encoding="utf-8") == render()

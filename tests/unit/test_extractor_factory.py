@@ -33,7 +33,7 @@ def not_an_extractor() -> object:
 NOT_CALLABLE = "echo"
 
 
-def test_a_factory_spec_imports_the_module_and_calls_the_attribute():
+def test_a_factory_spec_imports_the_module_and_calls_the_attribute() -> None:
     extractor = load_extractor(f"{HERE}:EchoExtractor")
     assert isinstance(extractor, EchoExtractor)
     assert isinstance(extractor, Extractor)
@@ -52,13 +52,15 @@ def test_a_factory_spec_imports_the_module_and_calls_the_attribute():
         (f"{HERE}:EchoExtractor@2", "no @version"),
     ],
 )
-def test_a_bad_factory_spec_is_a_configuration_error_naming_the_problem(spec, says):
+def test_a_bad_factory_spec_is_a_configuration_error_naming_the_problem(
+    spec: str, says: str
+) -> None:
     with pytest.raises(ConfigurationError) as caught:
         load_extractor(spec)
     assert says in str(caught.value)
     assert repr(spec) in str(caught.value)
 
 
-def test_names_without_a_colon_still_go_through_the_entry_points():
+def test_names_without_a_colon_still_go_through_the_entry_points() -> None:
     with pytest.raises(ConfigurationError, match="unknown extractor 'no-such-extractor'"):
         load_extractor("no-such-extractor")

@@ -29,7 +29,7 @@ class Ping:
         return self.answers
 
 
-def test_alive_only_while_the_loop_turns():
+def test_alive_only_while_the_loop_turns() -> None:
     clock = Clock()
     health = Health(Ping(), liveness_s=30, clock=clock)
     assert not health.liveness()[0]  # not started
@@ -41,7 +41,7 @@ def test_alive_only_while_the_loop_turns():
     assert not live and body["seconds_since_turn"] == 31
 
 
-def test_ready_needs_partitions_and_the_database():
+def test_ready_needs_partitions_and_the_database() -> None:
     clock, ping = Clock(), Ping()
     health = Health(ping, clock=clock)
     assert not health.readiness()[0]  # nothing assigned yet
@@ -57,7 +57,7 @@ def test_ready_needs_partitions_and_the_database():
     assert health.readiness()[0]
 
 
-def test_database_probe_is_cached_between_checks():
+def test_database_probe_is_cached_between_checks() -> None:
     clock, ping = Clock(), Ping()
     health = Health(ping, clock=clock)
     health("assigned", {"partitions": [0]})
@@ -71,7 +71,7 @@ def test_database_probe_is_cached_between_checks():
     assert ping.calls == 2
 
 
-def test_server_answers_metrics_and_probes_with_status_codes():
+def test_server_answers_metrics_and_probes_with_status_codes() -> None:
     registry = CollectorRegistry()
     Counter("cardwright_demo", "demo", registry=registry).inc(3)
     health = Health(Ping())
@@ -96,7 +96,7 @@ def test_server_answers_metrics_and_probes_with_status_codes():
         server.stop()
 
 
-def test_any_worker_event_counts_as_a_sign_of_life():
+def test_any_worker_event_counts_as_a_sign_of_life() -> None:
     clock = Clock()
     health = Health(Ping(), liveness_s=30, clock=clock)
     health("turn", {"pending": 5})
@@ -106,7 +106,7 @@ def test_any_worker_event_counts_as_a_sign_of_life():
     assert health.liveness()[0]
 
 
-def test_not_ready_while_the_database_is_misconfigured_and_ready_once_fixed():
+def test_not_ready_while_the_database_is_misconfigured_and_ready_once_fixed() -> None:
     health = Health(Ping(), clock=Clock())
     health("assigned", {"partitions": [0]})
     line = "database is read-only (SQLSTATE 25006): point CARDWRIGHT_DATABASE_URL at the primary"

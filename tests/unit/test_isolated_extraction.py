@@ -16,6 +16,7 @@ from sqlalchemy import create_engine
 
 from cardwright.consumers.extraction import TopicExtraction
 from cardwright.extractors.rules import RulesExtractor
+from cardwright.schema.cards import TopicSnapshot
 from cardwright.schema.errors import ConfigurationError, ExtractionFailed
 from tests.unit import isolation_extractors
 from tests.unit.test_rules_extractor import CHAT, snapshot
@@ -24,7 +25,7 @@ TIMEOUT_S = 1.0
 GUARD_S = 60
 
 
-def on_topic(topic_id: str):
+def on_topic(topic_id: str) -> TopicSnapshot:
     base = snapshot(*CHAT)
     return type(base)(base.user_id, topic_id, base.conversation_id, 1, base.messages)
 
@@ -47,13 +48,13 @@ def child_pids() -> set[int]:
 
 
 @pytest.fixture
-def plugged_in(tmp_path, monkeypatch):
+def plugged_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     isolation_extractors.register(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
 
 
 @pytest.fixture
-def baseline():
+def baseline() -> tuple[int, set[int]]:
     return threading.active_count(), child_pids()
 
 
@@ -65,8 +66,8 @@ def extraction(spec: str) -> TopicExtraction:
 @pytest.mark.timeout(GUARD_S)
 @pytest.mark.parametrize("topic", ["spins", "sleeps"])
 def test_a_runaway_extractor_is_killed_at_the_timeout_and_the_member_goes_on(
-    plugged_in, baseline, topic
-):
+    plugged_in: None, baseline: tuple[int, set[int]], topic: str
+) -> None:
     threads, children = baseline
     runner = extraction("test-misbehaving")
     try:
@@ -87,7 +88,9 @@ def test_a_runaway_extractor_is_killed_at_the_timeout_and_the_member_goes_on(
 
 
 @pytest.mark.timeout(GUARD_S)
-def test_extractor_errors_fail_the_topic_and_keep_the_child_warm(plugged_in, baseline):
+def test_extractor_errors_fail_the_topic_and_keep_the_child_warm(
+    plugged_in: None, baseline: tuple[int, set[int]]
+) -> None:
     threads, children = baseline
     runner = extraction("test-misbehaving")
     try:
@@ -106,7 +109,9 @@ def test_extractor_errors_fail_the_topic_and_keep_the_child_warm(plugged_in, bas
 
 
 @pytest.mark.timeout(GUARD_S)
-def test_a_crashed_child_fails_its_topic_and_a_new_one_serves_the_next(plugged_in, baseline):
+def test_a_crashed_child_fails_its_topic_and_a_new_one_serves_the_next(
+    plugged_in: None, baseline: tuple[int, set[int]]
+) -> None:
     _threads, children = baseline
     runner = extraction("test-misbehaving")
     try:
@@ -120,7 +125,9 @@ def test_a_crashed_child_fails_its_topic_and_a_new_one_serves_the_next(plugged_i
 
 
 @pytest.mark.timeout(GUARD_S)
-def test_the_child_must_load_the_extractor_the_parent_hashes_with(plugged_in, baseline):
+def test_the_child_must_load_the_extractor_the_parent_hashes_with(
+    plugged_in: None, baseline: tuple[int, set[int]]
+) -> None:
     _threads, children = baseline
     runner = extraction("test-two-faced")
     try:
@@ -132,7 +139,7 @@ def test_the_child_must_load_the_extractor_the_parent_hashes_with(plugged_in, ba
 
 
 @pytest.mark.timeout(GUARD_S)
-def test_rules_by_spec_gives_the_in_process_cards(baseline):
+def test_rules_by_spec_gives_the_in_process_cards(baseline: tuple[int, set[int]]) -> None:
     _threads, children = baseline
     by_spec = extraction("rules")
     try:
@@ -144,7 +151,7 @@ def test_rules_by_spec_gives_the_in_process_cards(baseline):
     assert child_pids() == children
 
 
-def test_an_extractor_instance_still_runs_in_process(baseline):
+def test_an_extractor_instance_still_runs_in_process(baseline: tuple[int, set[int]]) -> None:
     in_process = TopicExtraction(create_engine("sqlite://"), RulesExtractor(), "test", TIMEOUT_S)
     try:
         assert in_process.extract(on_topic("a")) == RulesExtractor().extract(on_topic("a"))

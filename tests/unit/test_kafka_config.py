@@ -195,7 +195,7 @@ def test_the_first_line_of_a_kind_passes_then_one_per_window_with_the_count_held
     now[0] = 61.0
     later = librdkafka_record("FAIL", refused.format(9))
     assert limit.filter(later)
-    assert later.suppressed == 299
+    assert vars(later)["suppressed"] == 299  # set by the filter; LogRecord does not declare it
     assert not limit.filter(librdkafka_record("FAIL", refused.format(10)))
 
 

@@ -6,6 +6,8 @@ import io
 import json
 import logging
 import sys
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -18,7 +20,7 @@ SENTINEL = "Sentinel-Pw-7f3a9c"
 
 
 @pytest.fixture
-def captured():
+def captured() -> Iterator[io.StringIO]:
     """The cardwright handler writing into a buffer; the root logger restored afterwards."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
@@ -29,11 +31,11 @@ def captured():
     logs._context.fields.clear()
 
 
-def lines(stream: io.StringIO) -> list[dict]:
+def lines(stream: io.StringIO) -> list[dict[str, Any]]:
     return [json.loads(line) for line in stream.getvalue().splitlines()]
 
 
-def test_json_lines_carry_message_level_extras_and_bound_instance(captured):
+def test_json_lines_carry_message_level_extras_and_bound_instance(captured: io.StringIO) -> None:
     logs.configure(log_format="json", stream=captured)
     logs.bind(instance="host-1-abc", group="g")
     logging.getLogger("cardwright.consumer").info(
@@ -51,7 +53,7 @@ def test_json_lines_carry_message_level_extras_and_bound_instance(captured):
     assert line["ts"].endswith("Z")
 
 
-def test_text_format_is_one_readable_line_with_fields(captured):
+def test_text_format_is_one_readable_line_with_fields(captured: io.StringIO) -> None:
     logs.configure(log_format="text", stream=captured)
     logs.bind(instance="host-1-abc")
     logging.getLogger("cardwright.consumer").warning("lost %s", [3], extra={"partition": 3})
@@ -61,13 +63,15 @@ def test_text_format_is_one_readable_line_with_fields(captured):
     assert not text.lstrip().startswith("{")
 
 
-def test_auto_format_is_json_when_the_stream_is_not_a_terminal(captured):
+def test_auto_format_is_json_when_the_stream_is_not_a_terminal(captured: io.StringIO) -> None:
     logs.configure(log_format="auto", stream=captured)
     logging.getLogger("x").info("hello")
     assert lines(captured)[0]["msg"] == "hello"
 
 
-def test_settings_secrets_never_reach_a_line(captured, monkeypatch: pytest.MonkeyPatch):
+def test_settings_secrets_never_reach_a_line(
+    captured: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("CARDWRIGHT_KAFKA_SASL_PASSWORD", SENTINEL + "-kafka")
     settings = Settings(database_url=f"postgresql+psycopg://me:{SENTINEL}@db:5432/cw")
     logs.configure(settings, log_format="json", stream=captured)
@@ -84,7 +88,7 @@ def test_settings_secrets_never_reach_a_line(captured, monkeypatch: pytest.Monke
     assert "postgresql+psycopg://me:" in out  # the rest of the URL stays readable
 
 
-def test_unknown_passwords_in_urls_and_pairs_are_masked():
+def test_unknown_passwords_in_urls_and_pairs_are_masked() -> None:
     redact = logs.Redactor()
     assert redact("to postgresql://u:abc@h/db now") == f"to postgresql://u:{logs.MASK}@h/db now"
     assert redact("sasl.password=xyz1 acks=all") == f"sasl.password={logs.MASK} acks=all"
@@ -92,7 +96,9 @@ def test_unknown_passwords_in_urls_and_pairs_are_masked():
     assert redact("http://host:8080/path") == "http://host:8080/path"
 
 
-def test_secrets_of_finds_secret_kafka_properties_and_the_url_password(monkeypatch):
+def test_secrets_of_finds_secret_kafka_properties_and_the_url_password(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("CARDWRIGHT_KAFKA_SSL_KEY_PASSWORD", "key-pass")
     monkeypatch.setenv("CARDWRIGHT_KAFKA_SECURITY_PROTOCOL", "SSL")
     settings = Settings(database_url="postgresql://u:db-pass@h/db")
@@ -101,7 +107,9 @@ def test_secrets_of_finds_secret_kafka_properties_and_the_url_password(monkeypat
     assert "SSL" not in found
 
 
-def test_an_uncaught_exception_becomes_a_redacted_log_line(captured, monkeypatch):
+def test_an_uncaught_exception_becomes_a_redacted_log_line(
+    captured: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # restored after the test
     logs.configure(log_format="json", stream=captured)
     logs.add_secrets([SENTINEL])
@@ -115,8 +123,8 @@ def test_an_uncaught_exception_becomes_a_redacted_log_line(captured, monkeypatch
 
 
 def test_configure_command_reads_format_level_and_secrets_from_the_environment(
-    captured, monkeypatch: pytest.MonkeyPatch
-):
+    captured: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("CARDWRIGHT_LOG_FORMAT", "text")
     monkeypatch.setenv("CARDWRIGHT_LOG_LEVEL", "debug")
     monkeypatch.setenv("CARDWRIGHT_KAFKA_SSL_KEYSTORE_PASSWORD", SENTINEL)
@@ -128,8 +136,8 @@ def test_configure_command_reads_format_level_and_secrets_from_the_environment(
 
 
 def test_configure_command_survives_a_bad_setting_and_the_command_reports_it(
-    captured, monkeypatch: pytest.MonkeyPatch
-):
+    captured: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("CARDWRIGHT_LOG_LEVEL", "chatty")
     monkeypatch.setenv("CARDWRIGHT_DATABASE_URL", f"postgresql://u:{SENTINEL}@h/db")
     logs.configure_command(stream=captured)
@@ -140,14 +148,16 @@ def test_configure_command_survives_a_bad_setting_and_the_command_reports_it(
     assert "chatty" not in str(caught.value) and SENTINEL not in str(caught.value)
 
 
-def test_secrets_given_as_flags_are_masked_too(captured):
+def test_secrets_given_as_flags_are_masked_too(captured: io.StringIO) -> None:
     logs.configure(log_format="json", stream=captured)
     logs.remember_secrets(Settings(database_url=f"postgresql://u:{SENTINEL}@h/db"))
     logging.getLogger("x").warning("bare %s", SENTINEL)
     assert SENTINEL not in captured.getvalue()
 
 
-def test_librdkafka_lines_are_rate_limited_and_say_how_many_were_held_back(captured):
+def test_librdkafka_lines_are_rate_limited_and_say_how_many_were_held_back(
+    captured: io.StringIO,
+) -> None:
     logs.configure(log_format="json", stream=captured)
     assert any(isinstance(f, RateLimitFilter) for f in kafka_logger().filters)
     now = [0.0]
@@ -163,6 +173,6 @@ def test_librdkafka_lines_are_rate_limited_and_say_how_many_were_held_back(captu
     assert "suppressed" not in first and later["suppressed"] == 49
 
 
-def test_redact_masks_known_secrets_in_text_printed_outside_logging():
+def test_redact_masks_known_secrets_in_text_printed_outside_logging() -> None:
     logs.add_secrets([SENTINEL])
     assert logs.redact(f"cannot connect as {SENTINEL}") == f"cannot connect as {logs.MASK}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from cardwright.extractors.memo import TextMemo
 
 
-def test_a_text_is_computed_once_while_remembered():
+def test_a_text_is_computed_once_while_remembered() -> None:
     calls: list[str] = []
 
     def compute(text: str) -> int:
@@ -18,9 +18,14 @@ def test_a_text_is_computed_once_while_remembered():
     assert calls == ["hello"]
 
 
-def test_the_least_recently_used_texts_leave_when_the_budget_is_spent():
+def test_the_least_recently_used_texts_leave_when_the_budget_is_spent() -> None:
     calls: list[str] = []
-    memo = TextMemo(lambda t: calls.append(t) or t.upper(), budget_bytes=2 * (2 * 100 + 200))
+
+    def compute(t: str) -> str:
+        calls.append(t)
+        return t.upper()
+
+    memo = TextMemo(compute, budget_bytes=2 * (2 * 100 + 200))
     a, b, c = "a" * 100, "b" * 100, "c" * 100
     memo(a)
     memo(b)
@@ -32,7 +37,7 @@ def test_the_least_recently_used_texts_leave_when_the_budget_is_spent():
     assert calls == [a, b, c, b]
 
 
-def test_a_text_larger_than_the_budget_is_computed_but_not_kept():
+def test_a_text_larger_than_the_budget_is_computed_but_not_kept() -> None:
     memo = TextMemo(str.upper, budget_bytes=100)
     assert memo("x" * 1000) == "X" * 1000
     assert len(memo) == 0

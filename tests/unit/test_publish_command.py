@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 
-from cardwright.commands.publish import Summary, publish_lines
+from cardwright.commands.publish import LoopResult, Summary, publish_lines
 from cardwright.schema.errors import BadInput
 from cardwright.schema.events import MessageEvent
 from tests.unit.test_jsonl import line
@@ -25,8 +25,11 @@ class RecordingSink:
         self.records.append((key, value))
 
 
-def run(lines: list[bytes], *, strict: bool = False, raw: bool = False):
-    sink, messages = RecordingSink(), []
+def run(
+    lines: list[bytes], *, strict: bool = False, raw: bool = False
+) -> tuple[LoopResult, list[tuple[bytes | None, bytes]], list[str]]:
+    sink = RecordingSink()
+    messages: list[str] = []
     result = publish_lines(lines, sink, strict=strict, raw=raw, report=messages.append)
     return result, sink.records, messages
 
@@ -59,6 +62,7 @@ def test_raw_sends_every_line_as_is_keyed_by_topic_id_when_possible() -> None:
 def test_events_are_sent_as_canonical_json_of_the_model() -> None:
     _, records, _ = run([line()])
     [(key, value)] = records
+    assert key is not None
     assert MessageEvent.model_validate(orjson.loads(value)).topic_id == key.decode()
 
 

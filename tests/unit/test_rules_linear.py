@@ -60,35 +60,35 @@ def _extract(text: str) -> None:
 
 
 @given(_TEXTS)
-def test_sentence_boundaries_are_those_of_the_backtracking_pattern(text):
+def test_sentence_boundaries_are_those_of_the_backtracking_pattern(text: str) -> None:
     new = [(m.span(), m.group()) for m in rules_text._BOUNDARY_RE.finditer(text)]
     old = [(m.span(), m.group()) for m in _OLD_BOUNDARY_RE.finditer(text)]
     assert new == old
 
 
 @given(_TEXTS)
-def test_abbreviations_are_those_of_the_backtracking_patterns(text):
+def test_abbreviations_are_those_of_the_backtracking_patterns(text: str) -> None:
     for dot in (i for i, ch in enumerate(text) if ch == "."):
         new = rules_text._is_abbreviation(text, dot, dot + 1)
         assert new == _old_is_abbreviation(text, dot, dot + 1), dot
 
 
 @given(_TEXTS)
-def test_bullets_are_those_of_the_backtracking_pattern(text):
+def test_bullets_are_those_of_the_backtracking_pattern(text: str) -> None:
     new = rules_text._BULLET_RE.match(text)
     old = _OLD_BULLET_RE.match(text)
     assert (new and new.span()) == (old and old.span())
 
 
 @given(st.lists(st.sampled_from(list("()[]{}.,;:!?'\"”’*_>a/")), max_size=30).map("".join))
-def test_url_trimming_is_that_of_the_quadratic_loop(tail):
+def test_url_trimming_is_that_of_the_quadratic_loop(tail: str) -> None:
     url = "https://example.com/" + tail
     assert rules_text._trim_url(url) == _old_trim_url(url)
 
 
 @pytest.mark.timeout(GUARD_S)
 @pytest.mark.parametrize("family", sorted(FAMILIES))
-def test_an_adversarial_32_kib_message_is_extracted(family):
+def test_an_adversarial_32_kib_message_is_extracted(family: str) -> None:
     text = FAMILIES[family](SIZE)
     assert len(text) == SIZE
     _extract(text)
@@ -97,7 +97,7 @@ def test_an_adversarial_32_kib_message_is_extracted(family):
 @pytest.mark.timeout(120)
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(unit=st.lists(_ALPHABET, min_size=1, max_size=12).map("".join), tail=_ALPHABET)
-def test_a_generated_repetitive_32_kib_message_is_extracted(unit, tail):
+def test_a_generated_repetitive_32_kib_message_is_extracted(unit: str, tail: str) -> None:
     """A short unit repeated to 32 KiB, then one character that may break the run's pattern."""
     text = (unit * (SIZE // len(unit) + 1))[: SIZE - len(tail)] + tail
     _extract(text)

@@ -17,13 +17,13 @@ def message(mid: str, text: str, at: datetime, role: str = "user") -> LiveMessag
     return LiveMessage(message_id=mid, role=role, created_at=at, text=text)
 
 
-def test_empty_topic_hashes_only_the_header():
+def test_empty_topic_hashes_only_the_header() -> None:
     expected = hashlib.sha256(b"cardwright-source-v1\nrules@1\n").hexdigest()
     assert source_hash(EXTRACTOR, []) == expected
     assert expected == "2899cd9b60bd856aed5d72fda8cb632cd2f9bbd5e43566669dff72b431474520"
 
 
-def test_preimage_follows_the_spec_literally():
+def test_preimage_follows_the_spec_literally() -> None:
     """Non-ASCII and emoji stay unescaped, timestamps become UTC with microseconds."""
     messages = [
         message("m2", "Café at 10? 🎉", datetime(2026, 3, 1, 12, 0, 0, 5, tzinfo=PLUS_2)),
@@ -39,7 +39,7 @@ def test_preimage_follows_the_spec_literally():
     assert source_hash(EXTRACTOR, messages) == hashlib.sha256(preimage.encode()).hexdigest()
 
 
-def test_golden_vectors_are_stable():
+def test_golden_vectors_are_stable() -> None:
     vectors = {
         "ascii": [message("a", "hello", datetime(2026, 1, 1, tzinfo=UTC))],
         "offsets_and_micros": [
@@ -62,7 +62,7 @@ PINNED = {
 }
 
 
-def test_order_is_by_created_at_then_message_id():
+def test_order_is_by_created_at_then_message_id() -> None:
     at = datetime(2026, 1, 1, tzinfo=UTC)
     same_time = [message("b", "two", at), message("a", "one", at)]
     assert source_hash(EXTRACTOR, same_time) == source_hash(EXTRACTOR, list(reversed(same_time)))
@@ -74,12 +74,12 @@ def test_order_is_by_created_at_then_message_id():
     assert source_hash(EXTRACTOR, same_time) == a_first
 
 
-def test_the_same_instant_in_another_timezone_hashes_the_same():
+def test_the_same_instant_in_another_timezone_hashes_the_same() -> None:
     utc = [message("a", "x", datetime(2026, 1, 1, 12, tzinfo=UTC))]
     local = [message("a", "x", datetime(2026, 1, 1, 14, tzinfo=PLUS_2))]
     assert source_hash(EXTRACTOR, utc) == source_hash(EXTRACTOR, local)
 
 
-def test_the_extractor_id_is_part_of_the_hash():
+def test_the_extractor_id_is_part_of_the_hash() -> None:
     msgs = [message("a", "x", datetime(2026, 1, 1, tzinfo=UTC))]
     assert source_hash("rules@1", msgs) != source_hash("rules@2", msgs)

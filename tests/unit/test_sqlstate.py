@@ -43,11 +43,11 @@ from cardwright.storage.sqlstate import Fault, classify
         ("", Fault.UNKNOWN),
     ],
 )
-def test_each_sqlstate_lands_in_its_failure_class(sqlstate, fault):
+def test_each_sqlstate_lands_in_its_failure_class(sqlstate: str, fault: Fault) -> None:
     assert classify(sqlstate).fault is fault
 
 
-def test_configuration_faults_name_the_fix():
+def test_configuration_faults_name_the_fix() -> None:
     read_only = classify("25006")
     error = DatabaseMisconfigured(read_only.sqlstate, read_only.fix, "cannot execute INSERT")
     assert str(error) == (
@@ -57,14 +57,14 @@ def test_configuration_faults_name_the_fix():
 
 
 @given(st.text(alphabet="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=5, max_size=5))
-def test_every_configuration_fault_names_a_fix_and_no_other_class_does(sqlstate):
+def test_every_configuration_fault_names_a_fix_and_no_other_class_does(sqlstate: str) -> None:
     classified = classify(sqlstate)
     assert classified.sqlstate == sqlstate
     assert bool(classified.fix) == (classified.fault is Fault.CONFIGURATION)
 
 
 @given(st.text(alphabet="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=3, max_size=3))
-def test_data_errors_are_exactly_classes_22_and_23(rest):
+def test_data_errors_are_exactly_classes_22_and_23(rest: str) -> None:
     for klass in ("22", "23"):
         assert classify(klass + rest).fault is Fault.DATA
     for klass in ("25", "40", "42", "08"):

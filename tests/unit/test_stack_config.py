@@ -11,7 +11,7 @@ from cardwright.stack.config import Mode, load_config
 from cardwright.stack.native_kafka import new_cluster_id, render_server_properties
 
 
-def test_defaults_match_the_service_settings_defaults():
+def test_defaults_match_the_service_settings_defaults() -> None:
     from cardwright.settings import DEFAULT_BOOTSTRAP, DEFAULT_DATABASE_URL
 
     config = load_config({"HOME": "/home/dev"})
@@ -22,7 +22,7 @@ def test_defaults_match_the_service_settings_defaults():
     assert config.mode is Mode.AUTO
 
 
-def test_ports_and_state_dir_follow_the_environment():
+def test_ports_and_state_dir_follow_the_environment() -> None:
     config = load_config(
         {
             "CARDWRIGHT_STATE_DIR": "/var/tmp/other-stack",
@@ -39,7 +39,7 @@ def test_ports_and_state_dir_follow_the_environment():
     assert config.mode is Mode.NATIVE
 
 
-def test_two_state_dirs_get_different_stack_ids():
+def test_two_state_dirs_get_different_stack_ids() -> None:
     one = load_config({"CARDWRIGHT_STATE_DIR": "/var/tmp/a"})
     two = load_config({"CARDWRIGHT_STATE_DIR": "/var/tmp/b"})
     assert one.stack_id != two.stack_id
@@ -54,12 +54,12 @@ def test_two_state_dirs_get_different_stack_ids():
         {"CARDWRIGHT_STACK_MODE": "podman"},
     ],
 )
-def test_bad_settings_are_configuration_errors(env):
+def test_bad_settings_are_configuration_errors(env: dict[str, str]) -> None:
     with pytest.raises(ConfigurationError):
         load_config(env)
 
 
-def test_server_properties_describe_one_local_combined_node():
+def test_server_properties_describe_one_local_combined_node() -> None:
     config = load_config(
         {"CARDWRIGHT_STATE_DIR": "/var/tmp/s", "CARDWRIGHT_STACK_KAFKA_PORT": "4000"}
     )
@@ -73,7 +73,7 @@ def test_server_properties_describe_one_local_combined_node():
     assert props["auto.create.topics.enable"] == "false"
 
 
-def test_cluster_ids_are_22_url_safe_characters():
+def test_cluster_ids_are_22_url_safe_characters() -> None:
     for _ in range(50):
         cluster_id = new_cluster_id()
         assert len(cluster_id) == 22
@@ -82,7 +82,7 @@ def test_cluster_ids_are_22_url_safe_characters():
         )
 
 
-def test_a_stack_never_claims_the_processes_of_a_stack_whose_path_it_prefixes():
+def test_a_stack_never_claims_the_processes_of_a_stack_whose_path_it_prefixes() -> None:
     from cardwright.stack.procs import matches
 
     other = ["java", "-Dcardwright.stack.dir=/var/tmp/cardwright-stack-test-x", "kafka.Kafka"]

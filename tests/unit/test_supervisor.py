@@ -8,7 +8,10 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from cardwright import supervisor
 from cardwright.supervisor import (
@@ -19,12 +22,14 @@ from cardwright.supervisor import (
 )
 
 
-def test_restart_delay_doubles_up_to_the_cap():
+def test_restart_delay_doubles_up_to_the_cap() -> None:
     assert [restart_delay(n) for n in (1, 2, 3, 4)] == [1.0, 2.0, 4.0, 8.0]
     assert restart_delay(50) == RESTART_CAP_S
 
 
-def test_each_child_gets_its_index_and_its_own_metrics_port(monkeypatch):
+def test_each_child_gets_its_index_and_its_own_metrics_port(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("CARDWRIGHT_METRICS_PORT", "9999")
     env = child_env(2, 9100)
     assert env["CARDWRIGHT_WORKER_INDEX"] == "2"
@@ -36,7 +41,7 @@ def python(code: str) -> list[str]:
     return [sys.executable, "-c", code]
 
 
-def test_children_that_finish_are_not_restarted_and_the_supervisor_exits_0():
+def test_children_that_finish_are_not_restarted_and_the_supervisor_exits_0() -> None:
     started = []
 
     def command(index: int) -> list[str]:
@@ -47,7 +52,7 @@ def test_children_that_finish_are_not_restarted_and_the_supervisor_exits_0():
     assert sorted(started) == [0, 1]
 
 
-def test_a_configuration_error_stops_everything_with_status_2():
+def test_a_configuration_error_stops_everything_with_status_2() -> None:
     def command(index: int) -> list[str]:
         return python("import sys; sys.exit(2)" if index == 0 else "import time; time.sleep(60)")
 
@@ -56,7 +61,9 @@ def test_a_configuration_error_stops_everything_with_status_2():
     assert time.monotonic() - began < 30  # the sleeping sibling was stopped, not waited out
 
 
-def test_a_crashed_child_is_restarted_after_the_backoff(tmp_path, monkeypatch):
+def test_a_crashed_child_is_restarted_after_the_backoff(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(supervisor, "RESTART_BASE_S", 0.1)
     marker = tmp_path / "runs"
     # Crash twice (exit 1), then finish: the supervisor must start it three times.
@@ -69,7 +76,7 @@ def test_a_crashed_child_is_restarted_after_the_backoff(tmp_path, monkeypatch):
     assert marker.read_text() == "xxx"
 
 
-def test_sigterm_stops_all_children_cleanly(tmp_path):
+def test_sigterm_stops_all_children_cleanly(tmp_path: Path) -> None:
     ready = [tmp_path / f"ready-{i}" for i in range(2)]
     stopped = [tmp_path / f"stopped-{i}" for i in range(2)]
     code = (
@@ -105,7 +112,9 @@ def _stop_after(sup: Supervisor, done: Callable[[], bool], signals: int = 1) -> 
     threading.Thread(target=watch, daemon=True).start()
 
 
-def test_without_until_idle_a_child_that_exits_0_is_restarted(tmp_path, monkeypatch):
+def test_without_until_idle_a_child_that_exits_0_is_restarted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A member stopped by a stray SIGTERM (exit 0) is not 'finished': N must keep running."""
     monkeypatch.setattr(supervisor, "RESTART_BASE_S", 0.05)
     marker = tmp_path / "runs"
@@ -119,7 +128,9 @@ def test_without_until_idle_a_child_that_exits_0_is_restarted(tmp_path, monkeypa
     assert len(marker.read_text()) >= 3
 
 
-def test_a_child_whose_liveness_keeps_failing_is_killed_and_restarted(tmp_path, monkeypatch):
+def test_a_child_whose_liveness_keeps_failing_is_killed_and_restarted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(supervisor, "LIVENESS_CHECK_S", 0.05)
     monkeypatch.setattr(supervisor, "RESTART_BASE_S", 0.05)
     marker = tmp_path / "starts"
@@ -140,7 +151,9 @@ def test_a_child_whose_liveness_keeps_failing_is_killed_and_restarted(tmp_path, 
     assert len(checks) >= supervisor.LIVENESS_FAILURES
 
 
-def test_unknown_liveness_is_tolerated_during_the_start_up_grace(tmp_path, monkeypatch):
+def test_unknown_liveness_is_tolerated_during_the_start_up_grace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(supervisor, "LIVENESS_CHECK_S", 0.05)
     marker = tmp_path / "starts"
     code = (
@@ -158,7 +171,9 @@ def test_unknown_liveness_is_tolerated_during_the_start_up_grace(tmp_path, monke
     assert marker.read_text() == "x"  # never killed
 
 
-def test_a_second_signal_kills_children_that_are_still_stopping(tmp_path, monkeypatch):
+def test_a_second_signal_kills_children_that_are_still_stopping(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ready = tmp_path / "ready"
     code = (
         "import pathlib, signal, sys, time\n"
@@ -169,13 +184,13 @@ def test_a_second_signal_kills_children_that_are_still_stopping(tmp_path, monkey
     started: list[subprocess.Popen[bytes]] = []
     sup = Supervisor(1, lambda i: python(code), lambda i: {})
     _stop_after(sup, ready.exists, signals=2)
-    original = supervisor.subprocess.Popen
+    original = subprocess.Popen
 
     def remember(*args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
         process = original(*args, **kwargs)
         started.append(process)
         return process
 
-    monkeypatch.setattr(supervisor.subprocess, "Popen", remember)
+    monkeypatch.setattr(subprocess, "Popen", remember)  # the module supervisor calls through
     assert sup.run() == 0
     assert started[0].returncode == -signal.SIGKILL  # killed, not waited out for 60 s

@@ -16,17 +16,19 @@ class FakeConsumer:
         self.positions = {("t", 0): 8, ("t", 1): -1001}
         self.group_committed = {("t", 1): 4}
 
-    def get_watermark_offsets(self, tp, timeout, cached):
+    def get_watermark_offsets(
+        self, tp: TopicPartition, timeout: float, cached: bool
+    ) -> tuple[int, int]:
         assert cached
         return 0, self.high[(tp.topic, tp.partition)]
 
-    def position(self, tps):
+    def position(self, tps: list[TopicPartition]) -> list[TopicPartition]:
         return [
             TopicPartition(tp.topic, tp.partition, self.positions[(tp.topic, tp.partition)])
             for tp in tps
         ]
 
-    def committed(self, tps, timeout):
+    def committed(self, tps: list[TopicPartition], timeout: float) -> list[TopicPartition]:
         return [
             TopicPartition(
                 tp.topic, tp.partition, self.group_committed.get((tp.topic, tp.partition), -1001)
@@ -42,16 +44,16 @@ class FakeWorker:
         self.owned = {("t", 0), ("t", 1)}
         self.committed = {("t", 0): 7}
 
-    def pending_count(self):
+    def pending_count(self) -> int:
         return self.pending
 
-    def oldest_pending_age(self):
+    def oldest_pending_age(self) -> float | None:
         return 4.5 if self.pending else None
 
-    def assigned_partitions(self):
+    def assigned_partitions(self) -> set[tuple[str, int]]:
         return set(self.owned)
 
-    def committed_offsets(self):
+    def committed_offsets(self) -> dict[tuple[str, int], int]:
         return dict(self.committed)
 
 
@@ -66,7 +68,7 @@ def make(now: list[float]) -> tuple[WorkerMetrics, FakeWorker]:
     return metrics, worker
 
 
-def test_batches_count_events_dead_letters_and_persisted_rows():
+def test_batches_count_events_dead_letters_and_persisted_rows() -> None:
     metrics, _ = make([0.0])
     metrics("batch", {"size": 5, "changed": 3, "dead_reasons": ["invalid_json", "invalid_json"]})
     metrics("batch", {"size": 2, "changed": 0, "dead_reasons": ["schema"]})
@@ -78,7 +80,7 @@ def test_batches_count_events_dead_letters_and_persisted_rows():
     assert value(metrics, "cardwright_batch_size_sum") == 7
 
 
-def test_topics_found_current_while_persisting_count_as_noop_runs():
+def test_topics_found_current_while_persisting_count_as_noop_runs() -> None:
     metrics, _ = make([0.0])
     metrics(
         "batch", {"size": 3, "changed": 0, "dead_reasons": [], "current": [("u", "a"), ("u", "b")]}
@@ -87,7 +89,7 @@ def test_topics_found_current_while_persisting_count_as_noop_runs():
     assert value(metrics, "cardwright_runs_total", outcome="new") is None
 
 
-def test_runs_by_outcome_and_latencies():
+def test_runs_by_outcome_and_latencies() -> None:
     metrics, _ = make([0.0])
     metrics("run", {"outcome": "new", "extract_s": 0.01, "replace_s": 0.002})
     metrics("run", {"outcome": "reused", "extract_s": 0.01, "replace_s": 0.002})
@@ -101,7 +103,7 @@ def test_runs_by_outcome_and_latencies():
     assert value(metrics, "cardwright_replace_seconds_count") == 2
 
 
-def test_pending_staleness_and_partition_lag_refresh_on_turns():
+def test_pending_staleness_and_partition_lag_refresh_on_turns() -> None:
     now = [1000.0]
     metrics, worker = make(now)
     metrics("run", {"outcome": "new"})
@@ -136,7 +138,7 @@ def test_pending_staleness_and_partition_lag_refresh_on_turns():
     assert value(metrics, "cardwright_partition_high_watermark", **t0) == 20
 
 
-def test_commits_failures_and_database_availability():
+def test_commits_failures_and_database_availability() -> None:
     metrics, _ = make([0.0])
     metrics("commit", {"topic": "t", "offsets": {0: 12}})
     metrics("commit_failed", {"error": "x"})
@@ -149,7 +151,7 @@ def test_commits_failures_and_database_availability():
     assert value(metrics, "cardwright_database_available") == 1
 
 
-def test_fan_out_calls_every_observer_in_order():
+def test_fan_out_calls_every_observer_in_order() -> None:
     seen = []
     observe = fan_out(lambda n, f: seen.append(("a", n)), None, lambda n, f: seen.append(("b", n)))
     observe("turn", {})
