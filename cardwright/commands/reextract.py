@@ -29,9 +29,9 @@ from cardwright.consumers.recompute import (
 )
 from cardwright.progress import progress
 from cardwright.schema.card_diff import CardFace
-from cardwright.storage.engine import make_engine, translate_errors
+from cardwright.storage.engine import translate_errors
 from cardwright.storage.selection import changed_since, failed_after_cards, one_topic
-from cardwright.wiring import instance_name
+from cardwright.wiring import database_engine, instance_name
 
 _MODES = "--topic | --since | --failed"
 EXIT_FAILED = 1
@@ -74,7 +74,7 @@ def reextract(
     settings = command_settings(extractor=extractor)
     instance = f"reextract-{instance_name()}"
     logs.bind(instance=instance)
-    engine = make_engine(settings.database_url.get_secret_value(), pool_size=2)
+    engine = database_engine(settings, pool_size=2)
     extraction = TopicExtraction(engine, settings.extractor, instance, settings.extract_timeout_s)
     try:
         with translate_errors():  # an unreachable database is one clear line, not a traceback
