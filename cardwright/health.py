@@ -2,14 +2,18 @@
 
     GET /metrics  Prometheus text format (the registry of consumers.metrics.WorkerMetrics)
     GET /livez    200 while the poll loop reported within the liveness window, else 503
-    GET /readyz   200 while this member owns partitions and PostgreSQL answers and accepts its
-                  writes (not read-only, migrated, permitted), else 503
+    GET /readyz   200 while this member is live (as /livez), owns partitions, and PostgreSQL
+                  answers and takes its writes (not read-only, migrated, permitted, and the
+                  work held during an outage or a lock wait has gone through), else 503
 
 ``Health`` is an observer of the Worker's events (``turn``, ``assigned``/``revoked``/``lost``,
 ``unavailable``/``available``, ``misconfigured``/``configured``); the server runs in one daemon
 thread next to the worker. Both probes answer a small JSON document saying why, so ``curl``
 tells an operator what is wrong.
 A member with no partitions (more members than partitions) is alive but not ready: it does no work.
+A member blocked in a statement (a row lock another session holds) stops turning: it is not
+ready once the liveness window has passed, and each lock timeout (storage.engine) makes it report
+the database unavailable until a whole turn goes through again, so it is not ready meanwhile.
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ DEFAULT_LIVENESS_S = 120.0
 # Readiness runs its own SELECT 1 at most this often, so a probe every second costs nothing and a
 # database that went away is noticed within seconds even while the worker has nothing to write.
 DB_CHECK_INTERVAL_S = 5.0
+# Turns the worker completes after saying the database is back before it counts as connected.
+_TURNS_TO_BE_BACK = 2
 
 
 class Health:
@@ -58,6 +64,10 @@ class Health:
         self._last_turn: float | None = None
         self._partitions: set[int] = set()
         self._worker_says_db_down = False
+        # Turns since the worker said the database is back (None: not coming back). The first
+        # turn after "available" retries the held batch, which may block again on the same
+        # lock; only the turn after it shows that the batch went through.
+        self._turns_since_back: int | None = None
         self._misconfigured: str | None = None  # the worker's line naming the fix
         self._db_checked_at = float("-inf")
         self._db_answered = False
@@ -67,14 +77,20 @@ class Health:
             # Any event comes from the worker thread: a long run of extractions within one
             # turn still shows the loop is alive.
             self._last_turn = self._clock()
-            if name == "assigned":
+            if name == "turn" and self._turns_since_back is not None:
+                self._turns_since_back += 1
+                if self._turns_since_back >= _TURNS_TO_BE_BACK:
+                    self._turns_since_back = None
+            elif name == "assigned":
                 self._partitions |= set(fields.get("partitions", ()))
             elif name in ("revoked", "lost"):
                 self._partitions -= set(fields.get("partitions", ()))
             elif name == "unavailable":
                 self._worker_says_db_down = True
+                self._turns_since_back = None
             elif name == "available":
                 self._worker_says_db_down = False
+                self._turns_since_back = 0
                 self._db_checked_at = float("-inf")  # believe the next probe, not a cached "no"
             elif name == "misconfigured":
                 self._misconfigured = str(fields.get("error", "database misconfigured"))
@@ -91,13 +107,19 @@ class Health:
         return live, {"live": live, "seconds_since_turn": round(since, 3)}
 
     def readiness(self) -> tuple[bool, dict[str, Any]]:
+        live, _ = self.liveness()
         with self._lock:
             partitions = sorted(self._partitions)
-            worker_says_down = self._worker_says_db_down
+            worker_says_down = self._worker_says_db_down or self._turns_since_back is not None
             misconfigured = self._misconfigured
         database = not worker_says_down and self._database_answers()
-        ready = bool(partitions) and database and misconfigured is None
-        body: dict[str, Any] = {"ready": ready, "partitions": partitions, "database": database}
+        ready = live and bool(partitions) and database and misconfigured is None
+        body: dict[str, Any] = {
+            "ready": ready,
+            "live": live,
+            "partitions": partitions,
+            "database": database,
+        }
         if misconfigured is not None:
             body["configuration"] = misconfigured
         return ready, body

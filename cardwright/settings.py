@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cardwright.producers.kafka_config import KafkaSettings
 from cardwright.schema.errors import ConfigurationError
+from cardwright.storage.engine import LOCK_TIMEOUT_MS, STATEMENT_TIMEOUT_MS
 
 # The defaults point at the native local stack (`cardwright stack up`), whose ports are chosen
 # away from the usual 9092/5432 so a system Kafka or PostgreSQL does not collide with it.
@@ -54,6 +55,10 @@ class Settings(BaseSettings):
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     metrics_host: str = "127.0.0.1"
     liveness_timeout_s: float = Field(default=120.0, gt=0)
+    # Every database session's lock_timeout and statement_timeout (0: none); why these
+    # defaults is said at storage.engine.LOCK_TIMEOUT_MS. `migrate` sets no statement timeout.
+    db_lock_timeout_ms: int = Field(default=LOCK_TIMEOUT_MS, ge=0)
+    db_statement_timeout_ms: int = Field(default=STATEMENT_TIMEOUT_MS, ge=0)
     log_format: Literal["auto", "json", "text"] = "auto"
     log_level: Annotated[
         Literal["DEBUG", "INFO", "WARNING", "ERROR"], BeforeValidator(lambda v: str(v).upper())

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from confluent_kafka import Consumer
+from sqlalchemy import Engine
 
 from cardwright.audit import audit_from_env
 from cardwright.consumers.dlq import DeadLetters
@@ -51,6 +52,17 @@ def consumer_config(settings: Settings, group_id: str, instance: str) -> dict[st
     }
 
 
+def database_engine(settings: Settings, pool_size: int = 5) -> Engine:
+    """The engine of a cardwright process, its sessions bounded by the settings' lock and
+    statement timeouts (CARDWRIGHT_DB_LOCK_TIMEOUT_MS, CARDWRIGHT_DB_STATEMENT_TIMEOUT_MS)."""
+    return make_engine(
+        settings.database_url.get_secret_value(),
+        pool_size=pool_size,
+        lock_timeout_ms=settings.db_lock_timeout_ms,
+        statement_timeout_ms=settings.db_statement_timeout_ms,
+    )
+
+
 def build_worker(
     settings: Settings,
     group_id: str | None = None,
@@ -64,7 +76,7 @@ def build_worker(
     config = consumer_config(settings, group, instance)
     config["on_commit"] = lambda error, partitions: workers[0].on_commit(error, partitions)
     consumer = Consumer(config)
-    engine = make_engine(settings.database_url.get_secret_value())
+    engine = database_engine(settings)
     # By name, the extractor runs in a child process that a timeout kills (nothing left
     # behind); an instance (tests) runs in a thread.
     extraction = TopicExtraction(

@@ -9,6 +9,11 @@ decides which records an operator asked for, and the ``*_text`` helpers render b
 
 Positions are ``PARTITION:OFFSET`` of the DLQ topic; "source" means the events topic record that
 was dead-lettered.
+
+One source record may have several DLQ copies: a replay (``cardwright replay``) re-reads records
+that were dead-lettered already, and a member dead-letters them again. :class:`SourceCopies`
+counts the copies of each ``(source topic, partition, offset)``, so ``dlq list`` shows a source
+record once (its first copy, with the number of copies) and ``dlq redrive`` publishes it once.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -155,6 +160,33 @@ class DeadLetter:
         return digest is not None and digest.lower() != hashlib.sha256(value).hexdigest()
 
 
+def source_of(record: DeadLetter) -> tuple[str, int, int] | None:
+    """The events topic record ``record`` copies, ``(topic, partition, offset)``; None when its
+    headers do not say (then it stands for itself)."""
+    topic, partition, offset = record.source_topic, record.source_partition, record.source_offset
+    if topic is None or partition is None or offset is None:
+        return None
+    return (topic, partition, offset)
+
+
+class SourceCopies:
+    """How many DLQ copies of each source record were seen, in the order first seen."""
+
+    def __init__(self) -> None:
+        self._copies: dict[Hashable, int] = {}
+
+    def add(self, record: DeadLetter) -> bool:
+        """Count ``record``; True when it is the first copy of its source record."""
+        key: Hashable = source_of(record) or ("dlq", record.position)
+        seen = self._copies.get(key, 0)
+        self._copies[key] = seen + 1
+        return seen == 0
+
+    def of(self, record: DeadLetter) -> int:
+        """Copies of ``record``'s source record seen so far."""
+        return self._copies.get(source_of(record) or ("dlq", record.position), 0)
+
+
 def _int_or_none(text: str | None) -> int | None:
     if text is None:
         return None
@@ -282,9 +314,10 @@ def value_json(value: bytes | None) -> tuple[bool, Any]:
         return False, None
 
 
-def summary(record: DeadLetter) -> dict[str, Any]:
-    """What `dlq list --json` says about a record."""
+def summary(record: DeadLetter, copies: int = 1) -> dict[str, Any]:
+    """What `dlq list --json` says about a record (and the copies of its source record)."""
     return {
+        "copies": copies,
         "dlq_partition": record.position.partition,
         "dlq_offset": record.position.offset,
         "timestamp": time_text(record.timestamp_ms),
@@ -299,8 +332,9 @@ def summary(record: DeadLetter) -> dict[str, Any]:
     }
 
 
-def summary_line(record: DeadLetter) -> str:
-    """One `dlq list` line: position, time, reason, source, key, size, detail (shortened)."""
+def summary_line(record: DeadLetter, copies: int = 1) -> str:
+    """One `dlq list` line: position, time, reason, source, key, size, copies of the source
+    record when more than one, detail (shortened)."""
     source = f"{record.source_topic or '-'}[{_or_dash(record.source_partition)}]"
     source += f"@{_or_dash(record.source_offset)}"
     size = f"{record.size}B" + (" truncated" if record.truncated else "")
@@ -312,6 +346,7 @@ def summary_line(record: DeadLetter) -> str:
             source,
             f"key={bytes_text(record.key)}",
             size,
+            *([f"copies={copies}"] if copies > 1 else []),
             shorten(record.detail),
         )
     )
@@ -325,6 +360,7 @@ def details(record: DeadLetter) -> dict[str, Any]:
     """Everything `dlq show --json` says about a record."""
     is_json, parsed = value_json(record.value)
     document = summary(record)
+    del document["copies"]  # `show` reads one record; `list` counts the copies
     document["headers"] = [
         [name, None if value is None else bytes_text(value)] for name, value in record.headers
     ]

@@ -11,13 +11,14 @@ from rich.console import Console
 from rich.table import Table
 
 from cardwright.commands.options import JsonOption, command_settings
-from cardwright.storage.engine import make_engine, translate_errors
+from cardwright.storage.engine import translate_errors
 from cardwright.storage.queries import (
     TopicCards,
     cards_by_conversation,
     cards_by_topic,
     runs_of_topic,
 )
+from cardwright.wiring import database_engine
 
 User = Annotated[str, typer.Option("--user", help="The user who owns the conversation.")]
 
@@ -33,7 +34,7 @@ def cards(
     """Show a topic's cards, or each topic's complete card set in a conversation."""
     if (topic is None) == (conversation is None):
         raise typer.BadParameter("give exactly one of --topic or --conversation")
-    engine = make_engine(command_settings().database_url.get_secret_value())
+    engine = database_engine(command_settings())
     with translate_errors():
         if topic is not None:
             found = cards_by_topic(engine, user, topic)
@@ -67,7 +68,7 @@ def runs(
     as_json: JsonOption = False,
 ) -> None:
     """List a topic's successful extract runs, oldest first; the current one is marked."""
-    engine = make_engine(command_settings().database_url.get_secret_value())
+    engine = database_engine(command_settings())
     with translate_errors():
         rows = runs_of_topic(engine, user, topic)
     engine.dispose()

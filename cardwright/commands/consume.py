@@ -14,10 +14,9 @@ from cardwright.producers.kafka_config import client_properties
 from cardwright.producers.topics import ensure_topics
 from cardwright.schema.errors import DatabaseUnavailable
 from cardwright.settings import Settings, load_settings
-from cardwright.storage.engine import make_engine
 from cardwright.storage.schema_revision import check_revision
 from cardwright.supervisor import supervise
-from cardwright.wiring import build_worker, instance_name
+from cardwright.wiring import build_worker, database_engine, instance_name
 
 
 def consume(
@@ -95,7 +94,7 @@ def _check_schema(settings: Settings) -> None:
     An unreachable database is not refused: the member starts paused and waits for it, as it
     does for an outage at run time, and checks its writes then.
     """
-    engine = make_engine(settings.database_url.get_secret_value(), pool_size=1)
+    engine = database_engine(settings, pool_size=1)
     try:
         check_revision(engine)
     except DatabaseUnavailable as exc:

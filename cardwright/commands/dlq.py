@@ -7,6 +7,10 @@ the publisher's producer settings (idempotent, ``acks=all``, murmur2) and a
 ``consumers.dlq_read``, the reading in ``consumers.dlq_topic``. A record redriven twice is
 applied once: members store a message by its highest ``(revision, event_id)``.
 
+A source record dead-lettered more than once (a replay re-reads it, and a member dead-letters it
+again) is one entry: ``list`` shows its first copy with ``copies=N``, and ``redrive`` publishes its
+first copy only. The DLQ keeps every copy; copies are told apart by their source headers.
+
 Exit status: 0 done; 1 a record not found or not redriven, unknown topic, Kafka error; 2 usage or
 configuration error.
 """
@@ -18,7 +22,7 @@ import sys
 import time
 from collections.abc import Generator, Mapping
 from contextlib import closing
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from confluent_kafka import KafkaError, KafkaException, Producer
@@ -28,6 +32,7 @@ from cardwright.consumers.dlq_read import (
     DeadLetter,
     InvalidSelection,
     Selector,
+    SourceCopies,
     bytes_text,
     details,
     make_selector,
@@ -130,7 +135,8 @@ def list_(
     from_offset: FromOffsetOption = None,
     to_offset: ToOffsetOption = None,
     limit: Annotated[
-        int | None, typer.Option(metavar="N", min=1, help="Stop after N records.")
+        int | None,
+        typer.Option(metavar="N", min=1, help="Show at most N entries (the first ones)."),
     ] = None,
     topic: TopicOption = None,
     bootstrap_servers: BootstrapOption = None,
@@ -138,28 +144,32 @@ def list_(
 ) -> None:
     """List dead-lettered records, one line each.
 
-    Columns: DLQ PARTITION:OFFSET, time, reason, source TOPIC[PARTITION]@OFFSET, key, size and
-    the detail, shortened. Reads the DLQ up to its end as of the start; moves no offset.
+    Columns: DLQ PARTITION:OFFSET, time, reason, source TOPIC[PARTITION]@OFFSET, key, size,
+    copies=N when the source record was dead-lettered N times (a replay), and the detail,
+    shortened. One entry per source record: its first copy. Reads the DLQ up to its end as of
+    the start (all of it, to count copies); moves no offset.
 
     Exit status: 0 listed (also when none match); 1 unknown topic or Kafka error; 2 usage.
     """
     selector = _selector(reason, since, until, source_partition, from_offset, to_offset)
     settings = _settings(topic, bootstrap_servers)
-    found: list[dict[str, Any]] = []  # --json prints one document at the end
-    count = 0
+    copies = SourceCopies()
+    # The first copy of each source record: its copies may come later in the DLQ, so the lines
+    # wait for the end. Held in memory, as a DLQ (bad input only) is small.
+    firsts: list[DeadLetter] = []
     with (
         DlqReader(client_properties(settings.kafka), settings.dlq_topic) as reader,
-        # closing: --limit leaves the scan early; its partition is unassigned before the close.
         closing(_selected(reader, selector, "reading")) as records,
     ):
         for record in records:
-            count += 1
-            if json_output:
-                found.append(summary(record))
-            else:
-                typer.echo(summary_line(record))
-            if limit is not None and count >= limit:
-                break
+            if copies.add(record):
+                firsts.append(record)
+    shown = firsts if limit is None else firsts[:limit]
+    count = len(shown)
+    found = [summary(record, copies.of(record)) for record in shown] if json_output else []
+    if not json_output:
+        for record in shown:
+            typer.echo(summary_line(record, copies.of(record)))
     if json_output:
         document = {"dlq_topic": settings.dlq_topic, "count": count, "records": found}
         typer.echo(json.dumps(document))
@@ -235,6 +245,7 @@ def redrive(
     cardwright.redriven-from = DLQ PARTITION:OFFSET.
 
     Repeating a redrive is safe: a member applies an event once, however often it arrives.
+    A source record dead-lettered several times (a replay) is redriven once, from its first copy.
 
     A truncated copy, or a value with no string topic_id, is not redriven: it is reported and
     the exit status is 1. The DLQ itself is never changed.
@@ -258,8 +269,13 @@ def redrive(
     sender = None if dry_run else _RedrivePublisher(properties, settings.events_topic)
     redriven: list[Redrive] = []
     skipped: list[Skip] = []
+    copies = SourceCopies()
+    duplicates = 0  # later DLQ copies of a source record already redriven (or skipped) here
     with DlqReader(properties, settings.dlq_topic) as reader:
         for record in _selected(reader, selector, "redriving from"):
+            if not copies.add(record):
+                duplicates += 1
+                continue
             plan = plan_redrive(record)
             if isinstance(plan, Skip):
                 skipped.append(plan)
@@ -279,6 +295,7 @@ def redrive(
             "dry_run": dry_run,
             "selected": len(redriven) + len(skipped),
             "redriven": len(delivered),
+            "duplicate_copies": duplicates,
             "failed": [{"position": p, "error": e} for p, e in failed.items()],
             "skipped": [
                 {"position": str(s.position), "reason": s.reason, "detail": s.detail}
@@ -295,6 +312,11 @@ def redrive(
             f"{'dry run: ' if dry_run else ''}{verb} {len(delivered)} of "
             f"{len(redriven) + len(skipped)} selected record(s) from {settings.dlq_topic} to "
             f"{settings.events_topic}; {len(skipped)} not redrivable, {len(failed)} not delivered"
+            + (
+                f"; {duplicates} later copies of the same source records left out"
+                if duplicates
+                else ""
+            )
         )
     if skipped or failed:
         raise typer.Exit(EXIT_INCOMPLETE)

@@ -26,7 +26,12 @@ def migrate(
     if sql:
         typer.echo(upgrade_sql(url))
         return
-    engine = make_engine(url)
+    # No statement timeout: a migration may rewrite or index a large table, which takes as long
+    # as it takes, and an operator is watching. The lock timeout stays: DDL waiting for a lock
+    # queues every member's statement behind it, so it gives up (and can be run again) instead.
+    engine = make_engine(
+        url, lock_timeout_ms=settings.db_lock_timeout_ms, statement_timeout_ms=None
+    )
     try:
         with translate_errors():
             before = current_revision(engine)

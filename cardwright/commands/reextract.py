@@ -3,8 +3,12 @@
 Selects topics (one, changed since a time, or failed), then recomputes each through the same
 replace transaction and fencing as the consumers (consumers.recompute). ``--dry-run`` prints what
 would change, card by card, and writes nothing. Consumer offsets are never touched, so a group
-that is running goes on as before; give it the same ``CARDWRIGHT_EXTRACTOR`` as the recompute, or
-its next event for a topic re-derives that topic with its own extractor.
+that is running goes on as before.
+
+A recompute with another extractor than the one a topic's cards come from is refused (exit 2)
+unless ``--allow-other-extractor`` is given: the group re-derives a topic with its own extractor on
+the topic's next event, so the two would overwrite each other's cards back and forth. Changing
+extractors is the group's job: run it with the new ``CARDWRIGHT_EXTRACTOR`` and replay.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from datetime import datetime
 from typing import Annotated
 
 import typer
+from sqlalchemy import Engine
 
 from cardwright import logs
 from cardwright.commands.options import JsonOption, command_settings
@@ -29,9 +34,15 @@ from cardwright.consumers.recompute import (
 )
 from cardwright.progress import progress
 from cardwright.schema.card_diff import CardFace
-from cardwright.storage.engine import make_engine, translate_errors
-from cardwright.storage.selection import changed_since, failed_after_cards, one_topic
-from cardwright.wiring import instance_name
+from cardwright.schema.errors import ConfigurationError
+from cardwright.storage.engine import translate_errors
+from cardwright.storage.selection import (
+    changed_since,
+    failed_after_cards,
+    one_topic,
+    other_extractors,
+)
+from cardwright.wiring import database_engine, instance_name
 
 _MODES = "--topic | --since | --failed"
 EXIT_FAILED = 1
@@ -46,8 +57,9 @@ def reextract(
         str | None,
         typer.Option(
             metavar="ISO",
-            help="Topics whose input or cards changed at or after this time "
-            "(with a timezone: 2026-11-01T00:00:00Z).",
+            help="Topics with a message stored, or cards replaced, at or after this time by "
+            "the database's clock (not the events' occurred_at), with a timezone: "
+            "2026-11-01T00:00:00Z.",
         ),
     ] = None,
     failed: Annotated[
@@ -60,6 +72,15 @@ def reextract(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show the card changes; write nothing.")
     ] = False,
+    allow_other_extractor: Annotated[
+        bool,
+        typer.Option(
+            "--allow-other-extractor",
+            help="Write cards with an extractor other than the one a topic's cards come from. "
+            "A running group re-derives the topic with its own on its next event; to change "
+            "extractors, run the group with the new CARDWRIGHT_EXTRACTOR and replay instead.",
+        ),
+    ] = False,
     json_output: JsonOption = False,
 ) -> None:
     """Recompute topics' cards from their stored messages, without touching Kafka offsets.
@@ -68,13 +89,14 @@ def reextract(
 
     A changed topic gets one new run (or its earlier run of that input); others get none.
 
-    Exit status: 0 done; 1 a topic failed or is missing, database error; 2 usage error.
+    Exit status: 0 done; 1 a topic failed or is missing, database error; 2 usage error, or
+    another extractor than the cards' without --allow-other-extractor.
     """
     since_at = _selection(user, topic, since, failed)
     settings = command_settings(extractor=extractor)
     instance = f"reextract-{instance_name()}"
     logs.bind(instance=instance)
-    engine = make_engine(settings.database_url.get_secret_value(), pool_size=2)
+    engine = database_engine(settings, pool_size=2)
     extraction = TopicExtraction(engine, settings.extractor, instance, settings.extract_timeout_s)
     try:
         with translate_errors():  # an unreachable database is one clear line, not a traceback
@@ -84,6 +106,8 @@ def reextract(
                 keys = changed_since(engine, since_at, user)
             else:
                 keys = failed_after_cards(engine, user)
+            if not dry_run and not allow_other_extractor:
+                _refuse_other_extractors(engine, keys, extraction.extractor.extractor_id)
         results = _recompute(Recompute(engine, extraction), keys, dry_run)
     finally:
         extraction.close()
@@ -119,6 +143,23 @@ def _selection(
             f"{since!r} has no timezone (add Z or +01:00)", param_hint="'--since'"
         )
     return moment
+
+
+def _refuse_other_extractors(engine: Engine, keys: list[TopicKey], extractor_id: str) -> None:
+    """Refuse (exit 2) when a selected topic's cards come from another extractor; a dry run
+    writes nothing, so it may preview any extractor."""
+    others = other_extractors(engine, keys, extractor_id)
+    if not others:
+        return
+    count = sum(len(found) for found in others.values())
+    user_id, topic_id = next(iter(others.values()))[0]
+    raise ConfigurationError(
+        f"refusing to re-extract {count} topic(s) (e.g. {user_id}/{topic_id}) whose cards come "
+        f"from {', '.join(sorted(others))} with {extractor_id}: the running group would re-derive "
+        f"each with its own extractor on the topic's next event and the two would overwrite "
+        f"each other; run the group with CARDWRIGHT_EXTRACTOR={extractor_id} and replay it, "
+        f"or pass --allow-other-extractor"
+    )
 
 
 def _recompute(recompute: Recompute, keys: list[TopicKey], dry_run: bool) -> list[TopicRecompute]:

@@ -28,6 +28,7 @@ from cardwright.schema import events as ev
 from cardwright.schema.errors import BadInput
 from tests.conftest import TEST_TOPIC_PARTITIONS
 from tests.integration.conftest import Pipeline
+from tests.integration.operations_support import replay_to_earliest
 from tests.integration.support import (
     committed_offsets,
     consume_until_idle,
@@ -314,3 +315,41 @@ def test_usage_errors_exit_2_and_an_unknown_topic_exits_1(
     )
     assert done.returncode == 1
     assert done.stderr.strip() == f"cardwright: topic '{pipeline.topic}-nope.dlq' does not exist"
+
+
+def test_a_replayed_poison_record_is_listed_once_and_redriven_once(
+    pipeline: Pipeline, run: Callable[..., Done]
+) -> None:
+    """A replay re-reads records that were dead-lettered and a member dead-letters them again:
+    the DLQ holds two copies of each. `dlq list` shows each source record once (its first copy,
+    copies=2) and `dlq redrive` publishes it once, so it is applied once."""
+    good = event("t-replayed", "m1", "We decided to ship on Friday.")
+    publish_raw(
+        pipeline.bootstrap,
+        pipeline.topic,
+        [(b"wrong-key", good.to_json_bytes()), (b"t-replayed", b"{not json")],
+    )
+    consume_until_idle(pipeline.env())
+    replay_to_earliest(pipeline.bootstrap, pipeline.group, pipeline.topic)
+    consume_until_idle(pipeline.env())
+    assert end_offsets(pipeline.bootstrap, pipeline.dlq, 1) == [4], "two copies of each record"
+
+    listed = as_json(run("list", "--json"))
+    assert listed["count"] == 2
+    assert sorted((r["reason"], r["copies"]) for r in listed["records"]) == [
+        (ev.REASON_INVALID_JSON, 2),
+        (ev.REASON_KEY_MISMATCH, 2),
+    ]
+    assert [r["dlq_offset"] for r in listed["records"]] == [0, 1], "the first copies"
+    text = run("list", "--reason", ev.REASON_KEY_MISMATCH)
+    assert len(text.stdout.splitlines()) == 1 and "  copies=2  " in text.stdout
+
+    before = end_offsets(pipeline.bootstrap, pipeline.topic, TEST_TOPIC_PARTITIONS)
+    redriven = as_json(run("redrive", "--reason", ev.REASON_KEY_MISMATCH, "--json"))
+    assert (redriven["selected"], redriven["redriven"], redriven["duplicate_copies"]) == (1, 1, 1)
+    assert len(read_from(pipeline.bootstrap, pipeline.topic, before)) == 1
+
+    consume_until_idle(pipeline.env())
+    state = read_state(pipeline.engine)
+    assert [m[:3] for m in state.messages] == [("u1", "m1", "t-replayed")]
+    assert len(state.runs) == 1

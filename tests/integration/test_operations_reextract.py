@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine, func, insert, select, update
@@ -15,12 +16,16 @@ from cardwright.schema.cards import TopicSnapshot
 from cardwright.schema.events import MessageEvent
 from cardwright.storage.tables import extract_failures, extract_runs, messages, topics
 from tests.integration.conftest import Pipeline
+from tests.integration.storage_support import persist
 from tests.integration.support import (
     committed_offsets,
     consume_until_idle,
     event,
     publish,
     read_state,
+    start_consumer,
+    stop,
+    wait_for,
 )
 from tests.integration.workload import expected_hashes, expected_live
 
@@ -206,3 +211,75 @@ def test_usage_errors_exit_2(pipeline: Pipeline) -> None:
     ):
         result = reextract(env, *args)
         assert result.returncode == 2, (args, result.stderr)
+
+
+def test_since_compares_the_database_clock_not_the_events_occurred_at(
+    pipeline: Pipeline,
+) -> None:
+    """An event that says it happened 25 years ago but was stored a moment ago is selected by
+    ``--since`` one minute ago: both sides of the comparison are the database's clock
+    (messages.updated_at, cards_updated_at), never the producer's occurred_at."""
+    publish(pipeline.bootstrap, pipeline.topic, initial_events())
+    env = pipeline.env()
+    consume_until_idle(env)
+    with pipeline.engine.begin() as c:
+        # As if every message was stored, and every card set made, an hour ago.
+        c.execute(update(messages).values(updated_at=func.now() - timedelta(hours=1)))
+        c.execute(update(topics).values(cards_updated_at=func.now() - timedelta(hours=1)))
+        since = c.execute(select(func.now())).scalar_one() - timedelta(minutes=1)
+    late = event("tb", "b2", "I'll book the venue in Paris.", minute=2)
+    persist(
+        pipeline.engine, [late.model_copy(update={"occurred_at": datetime(2001, 1, 1, tzinfo=UTC)})]
+    )
+
+    selected = reextract(env, "--since", since.isoformat(), "--dry-run", "--json")
+    assert selected.returncode == 0, selected.stderr
+    assert [t["topic_id"] for t in json.loads(selected.stdout)["topics"]] == ["tb"]
+    help_text = reextract(env, "--help").stdout
+    assert "database's clock" in help_text
+
+
+def test_another_extractor_than_the_cards_is_refused_while_a_group_runs(
+    pipeline: Pipeline,
+) -> None:
+    """With a group running on rules@1, `reextract --extractor rules@2` would fight it (the group
+    re-derives a topic with rules@1 on its next event): refused, exit 2, one line saying why
+    and what to do; nothing written. A dry run may preview it; the flag allows it."""
+    events = initial_events()
+    publish(pipeline.bootstrap, pipeline.topic, events)
+    env = pipeline.env()
+    group = start_consumer(env)
+    try:
+        wait_for(lambda: _hashes(pipeline.engine) == expected_hashes(events), timeout=120)
+        before_state, before_runs = read_state(pipeline.engine), run_counts(pipeline.engine)
+
+        refused = reextract(env, "--since", SINCE, "--extractor", "rules@2")
+        assert refused.returncode == 2, refused.stderr
+        lines = refused.stderr.strip().splitlines()
+        assert len(lines) == 1, refused.stderr
+        assert "rules@1" in lines[0] and "rules@2" in lines[0]
+        assert "CARDWRIGHT_EXTRACTOR=rules@2" in lines[0] and "replay" in lines[0]
+        assert "--allow-other-extractor" in lines[0]
+        assert read_state(pipeline.engine) == before_state
+        assert run_counts(pipeline.engine) == before_runs
+
+        same = reextract(env, "--since", SINCE, "--extractor", "rules@1", "--json")
+        assert same.returncode == 0, same.stderr
+        preview = reextract(env, "--since", SINCE, "--extractor", "rules@2", "--dry-run", "--json")
+        assert preview.returncode == 0, preview.stderr
+        assert {t["status"] for t in json.loads(preview.stdout)["topics"]} == {"new"}
+        assert run_counts(pipeline.engine) == before_runs
+
+        allowed = reextract(
+            env, "--since", SINCE, "--extractor", "rules@2", "--allow-other-extractor", "--json"
+        )
+        assert allowed.returncode == 0, allowed.stderr
+        assert {t["status"] for t in json.loads(allowed.stdout)["topics"]} == {"new"}
+        assert _hashes(pipeline.engine) == expected_hashes(events, "rules@2")
+        assert group.poll() is None
+    finally:
+        stop(group)
+
+
+def _hashes(engine: Engine) -> dict[tuple[object, object], object]:
+    return {(u, t): h for (u, t, h) in read_state(engine).current}

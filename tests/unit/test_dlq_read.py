@@ -15,6 +15,7 @@ from cardwright.consumers.dlq_read import (
     InvalidSelection,
     Position,
     Selector,
+    SourceCopies,
     bytes_text,
     details,
     make_selector,
@@ -202,6 +203,7 @@ def test_list_line_and_json_say_where_when_why_and_what() -> None:
         "record key must be the event's topic_id"
     )
     assert summary(letter()) == {
+        "copies": 1,
         "dlq_partition": 0,
         "dlq_offset": 7,
         "timestamp": "2026-11-01T12:00:00.000Z",
@@ -228,3 +230,19 @@ def test_show_pretty_prints_json_and_previews_other_bytes() -> None:
         "\\xffnot json",
     )
     assert orjson.loads(orjson.dumps(shown))["headers"][0] == ["cardwright.reason", "key_mismatch"]
+
+
+def test_copies_of_one_source_record_are_one_entry_with_a_count() -> None:
+    """A replay dead-letters a source record again: `dlq list` shows it once, its first copy,
+    with copies=N, and `dlq redrive` publishes it once. Records without source headers stand
+    for themselves."""
+    first, again = letter(position=Position(0, 7)), letter(position=Position(0, 19))
+    other = letter(position=Position(0, 8), source_offset=42)
+    unsourced = [letter(position=Position(0, n), source_offset=None) for n in (20, 21)]
+    copies = SourceCopies()
+    firsts = [r for r in (first, other, again, *unsourced) if copies.add(r)]
+    assert firsts == [first, other, *unsourced]
+    assert [copies.of(r) for r in firsts] == [2, 1, 1, 1]
+    assert summary(first, copies.of(first))["copies"] == 2
+    assert summary_line(first, 2).endswith("18B  copies=2  record key must be the event's topic_id")
+    assert "copies=" not in summary_line(other, 1)

@@ -46,14 +46,58 @@ def test_ready_needs_partitions_and_the_database() -> None:
     health = Health(ping, clock=clock)
     assert not health.readiness()[0]  # nothing assigned yet
     health("assigned", {"partitions": [0, 1]})
-    assert health.readiness() == (True, {"ready": True, "partitions": [0, 1], "database": True})
+    assert health.readiness() == (
+        True,
+        {"ready": True, "live": True, "partitions": [0, 1], "database": True},
+    )
     health("revoked", {"partitions": [0]})
     health("lost", {"partitions": [1]})
     assert not health.readiness()[0]
     health("assigned", {"partitions": [2]})
     health("unavailable", {"error": "down"})
-    assert health.readiness()[1] == {"ready": False, "partitions": [2], "database": False}
+    assert health.readiness()[1] == {
+        "ready": False,
+        "live": True,
+        "partitions": [2],
+        "database": False,
+    }
     health("available", {})
+    health("turn", {"pending": 0})
+    health("turn", {"pending": 0})
+    assert health.readiness()[0]
+
+
+def test_not_ready_while_the_loop_does_not_turn() -> None:
+    """A member blocked in a statement (a row lock held elsewhere) keeps its partitions and its
+    database answers a probe, but it does no work: not ready once the liveness window passed."""
+    clock = Clock()
+    health = Health(Ping(), liveness_s=30, clock=clock)
+    health("assigned", {"partitions": [0]})
+    assert health.readiness()[0]
+    clock.now += 31
+    ready, body = health.readiness()
+    assert not ready and body["live"] is False and body["database"] is True
+    health("turn", {"pending": 1})
+    assert health.readiness()[0]
+
+
+def test_back_from_an_outage_only_after_a_whole_turn_went_through() -> None:
+    """After "available" the next turn retries the held batch, which may block on the same lock
+    again: the member is ready only when the turn after that one starts."""
+    health = Health(Ping(), liveness_s=30, clock=Clock())
+    health("assigned", {"partitions": [0]})
+    health("unavailable", {"error": "SQLSTATE 55P03: lock timeout"})
+    health("turn", {"pending": 1})
+    assert not health.readiness()[0]
+    health("available", {})
+    assert not health.readiness()[0]
+    health("turn", {"pending": 1})  # retries the held batch: it may block again
+    assert not health.readiness()[0]
+    health("unavailable", {"error": "SQLSTATE 55P03: lock timeout"})  # it did
+    health("turn", {"pending": 1})
+    health("available", {})
+    health("turn", {"pending": 1})
+    health("turn", {"pending": 0})  # the batch went through
     assert health.readiness()[0]
 
 
