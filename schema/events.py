@@ -43,6 +43,8 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictInt,
+    StrictStr,
     ValidationError,
     model_validator,
 )
@@ -125,38 +127,39 @@ def _no_control_chars(value: str) -> str:
     return value
 
 
-# The two parsers below turn a string into the value itself rather than leave it to pydantic:
-# strict mode accepts a datetime or UUID from a JSON string only when nothing stands in between,
-# and pydantic's own parsers take forms the contract does not (epoch seconds as a string, a space
-# for the T, braces around a UUID).
+# Instants and UUIDs are validated in pydantic's lax mode, which parses them from strings (fast,
+# in Rust), but lax mode also takes forms the contract does not: epoch numbers, epoch seconds as a
+# string, a space for the T, braces around a UUID. These guards let through only the contract's
+# string form, or the Python value itself for events built in code.
 
 
-def _canonical_uuid(value: Any) -> Any:
-    if isinstance(value, str):
-        if not _UUID.match(value):
-            raise ValueError("must be a UUID in its 8-4-4-4-12 hexadecimal form")
-        return uuid.UUID(value)
+def _uuid_text(value: Any) -> Any:
+    if isinstance(value, uuid.UUID):
+        return value
+    if not isinstance(value, str) or not _UUID.match(value):
+        raise ValueError("must be a UUID string in its 8-4-4-4-12 hexadecimal form")
     return value
 
 
-def _rfc3339(value: Any) -> Any:
-    if isinstance(value, str):
-        if not _INSTANT.match(value):
-            raise ValueError(
-                "must be an RFC 3339 date-time with an offset, "
-                "e.g. 2026-01-01T10:00:00.123456+02:00 (at most 6 fraction digits)"
-            )
-        return datetime.fromisoformat(value)  # raises ValueError for a day the month lacks
+def _rfc3339_text(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _INSTANT.match(value):
+        raise ValueError(
+            "must be an RFC 3339 date-time string with an offset, "
+            "e.g. 2026-01-01T10:00:00.123456+02:00 (at most 6 fraction digits)"
+        )
     return value
 
 
 def _within_utc_years(value: datetime) -> datetime:
     # A local time near year 1 or 9999 can leave datetime's range once converted to UTC, which
-    # the source hash and PostgreSQL both do.
-    try:
-        value.astimezone(UTC)
-    except OverflowError:
-        raise ValueError("must lie within years 1..9999 once converted to UTC") from None
+    # the source hash and PostgreSQL both do; no other year can.
+    if value.year in (1, 9999):
+        try:
+            value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("must lie within years 1..9999 once converted to UTC") from None
     return value
 
 
@@ -171,7 +174,7 @@ def _text_rules(value: str) -> str:
 
 
 Identifier = Annotated[
-    str,
+    StrictStr,
     Field(
         min_length=1,
         max_length=MAX_ID_CHARS,
@@ -183,7 +186,7 @@ Identifier = Annotated[
 Instant = Annotated[
     AwareDatetime,
     Field(json_schema_extra={"pattern": INSTANT_PATTERN}),
-    BeforeValidator(_rfc3339),
+    BeforeValidator(_rfc3339_text),
     AfterValidator(_within_utc_years),
 ]
 
@@ -225,7 +228,7 @@ class MessageEvent(BaseModel):
     event_id: Annotated[
         uuid.UUID,
         Field(json_schema_extra={"pattern": UUID_PATTERN}),
-        BeforeValidator(_canonical_uuid),
+        BeforeValidator(_uuid_text),
     ]
     op: Op
     message_id: Identifier
@@ -234,7 +237,7 @@ class MessageEvent(BaseModel):
     user_id: Identifier
     role: Role
     text: Annotated[
-        str,
+        StrictStr,
         Field(
             description="Full message text at this revision; empty only when deleted.",
             # Code points never outnumber UTF-8 bytes: the byte limit itself is checked in code.
@@ -243,7 +246,7 @@ class MessageEvent(BaseModel):
         AfterValidator(_text_rules),
     ]
     created_at: Instant
-    revision: int = Field(ge=0, le=MAX_REVISION)
+    revision: StrictInt = Field(ge=0, le=MAX_REVISION)
     occurred_at: Instant
 
     @model_validator(mode="after")
@@ -312,11 +315,11 @@ def _check_version(data: dict[str, Any]) -> None:
 
 
 def _validate_json(raw: bytes) -> MessageEvent:
-    # Strict JSON mode: exact JSON types (no "0", true or 1.0 for an int), instants and UUIDs
-    # only from strings. Validating from the text, not from orjson's dict, is what makes strict
-    # mode accept ISO strings for datetimes.
+    # Strict fields (StrictInt, StrictStr, the guards of instants and UUIDs) keep JSON types
+    # exact: no "0", true or 1.0 for an integer, no number for a string or an instant. Enums take
+    # only their string values. Validating the text, in Rust, costs less than a dict from orjson.
     try:
-        return MessageEvent.model_validate_json(raw, strict=True)
+        return MessageEvent.model_validate_json(raw)
     except ValidationError as exc:
         errors = exc.errors(include_url=False, include_input=False)
         if any(error["type"] == "json_invalid" for error in errors):
