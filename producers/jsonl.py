@@ -34,7 +34,7 @@ def read_events(lines: Iterable[Line]) -> Iterator[tuple[int, MessageEvent | Bad
     """Each non-blank line parsed as a schema-v1 event, or the BadInput that explains why not."""
     for number, raw in iter_lines(lines):
         try:
-            yield number, parse_event(raw)
+            yield number, parse_event(raw, raw_key(raw))  # the key it will be published with
         except BadInput as bad:
             yield number, bad
 

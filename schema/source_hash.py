@@ -6,7 +6,10 @@ sha256 (hex) over the UTF-8 bytes of::
     + for each live message ordered by (created_at, message_id):
         json([message_id, role, created_at as UTC "YYYY-MM-DDTHH:MM:SS.ffffffZ", text]) + "\n"
 
-Golden vectors in tests pin it; changing it needs a new version tag.
+``json`` is compact (``,`` and ``:``) with ``ensure_ascii=False``; the year always has four digits
+(``utc_text``). Ties in created_at are ordered by message_id in code point order, which is Python's
+``str`` order (not a locale's collation, not UTF-16 order). Golden vectors in
+tests/unit/test_source_hash.py pin it; changing it needs a new version tag.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ SOURCE_HASH_VERSION = "cardwright-source-v1"
 
 
 def ordered(messages: Iterable[LiveMessage]) -> list[LiveMessage]:
+    """Messages by (created_at as an instant, message_id by code point)."""
     return sorted(messages, key=lambda m: (m.created_at, m.message_id))
 
 

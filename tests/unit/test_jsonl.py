@@ -87,9 +87,10 @@ def test_oversize_text_has_its_own_reason() -> None:
 
 
 def test_unknown_schema_version_has_its_own_reason() -> None:
+    """An unknown version is an integer; a version of the wrong type is a schema violation."""
     assert reasons(line(schema_version=2) + line(schema_version="1")) == {
         1: REASON_UNKNOWN_VERSION,
-        2: REASON_UNKNOWN_VERSION,
+        2: REASON_SCHEMA,
     }
 
 
