@@ -19,7 +19,15 @@ from cardwright.extractors.rules2.statements import IMPERATIVES
 from cardwright.extractors.rules_gazetteer import ACRONYM_STOP
 from cardwright.schema.cards import CardKind
 
-_CAP_RE = re.compile(r"(?<![\w'’@.\-/])[A-ZÀ-ÖØ-Þ][^\W_]*+(?:['’-][^\W\d_]++)*+")
+_CAP = r"[A-ZÀ-ÖØ-Þ][^\W_]*+(?:['’-][^\W\d_]++)*+"
+_CAP_RE = re.compile(rf"(?<![\w'’@.\-/]){_CAP}")
+# A stretch of capitalised words with what may join them (a title's dot, a particle): only
+# short stretches are cut into runs word by word, so 32 KiB of "Alice Bob Acme" is one match.
+_STRETCH_RE = re.compile(
+    rf"(?=[A-ZÀ-ÖØ-Þ])(?<![\w'’@.\-/]){_CAP}"
+    rf"(?:(?:\.?[ ]|[ ](?:de|da|do|dos|del|van|von|der|du|la|of)[ ]){_CAP})*+"
+)
+_MAX_STRETCH_WORDS = 16
 _MENTION_RE = re.compile(r"(?<![\w@.])@([A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,38}[A-Za-z0-9_])?)")
 _ACRONYM_RE = re.compile(r"[A-Z]{2,6}")
 _BEFORE_RE = re.compile(r"([^\W\d_]+)[^\w.!?\n]*+(?:([^\W\d_]+)[^\w.!?\n]*+)?$")
@@ -39,10 +47,38 @@ def find_entities(masked: str, low: str, starts: frozenset[int]) -> list[Entity]
         for match in _MENTION_RE.finditer(masked):
             handle = "@" + match.group(1)
             found.append((CardKind.PERSON, handle, handle.casefold(), match.start()))
-    words = [(m.group(), m.start(), m.end()) for m in _CAP_RE.finditer(masked)]
+    for stretch in _STRETCH_RE.finditer(masked):
+        words = stretch.group()
+        if words in g.STOP_CAPS or words.count(" ") >= _MAX_STRETCH_WORDS:
+            continue
+        if stretch.start() in starts and " " not in words and not _known_alone(words):
+            continue  # "Meet", "Remember": capitalised because they open the sentence
+        _read_stretch(found, masked, low, starts, stretch.start(), stretch.end())
+    if len(found) > 1 and found[0][3] > found[1][3]:
+        found.sort(key=lambda e: e[3])
+    return found
+
+
+def _known_alone(word: str) -> bool:
+    """Whether one word opening a sentence can be an entity by itself (what _classify knows)."""
+    lower = word.lower()
+    return (
+        lower in g.PLACES
+        or lower in g.KNOWN_ORGS
+        or lower in g.FIRST_NAMES
+        or bool(_ACRONYM_RE.fullmatch(word))
+        or word in g.PERSON_TITLES
+    )
+
+
+def _read_stretch(
+    found: list[Entity], masked: str, low: str, starts: frozenset[int], begin: int, end: int
+) -> None:
+    """Cut one stretch of capitalised words into runs and classify each."""
     run: list[tuple[str, int, int]] = []
     title: tuple[str, int] | None = None
-    for word in words:
+    for match in _CAP_RE.finditer(masked, begin, end):
+        word = (match.group(), match.start(), match.end())
         if run and _continues(masked, run[-1], word):
             run.append(word)
             continue
@@ -57,9 +93,6 @@ def find_entities(masked: str, low: str, starts: frozenset[int]) -> list[Entity]
             title = None
     if run:
         _emit(found, masked, low, run, title, starts)
-    if len(found) > 1 and found[0][3] > found[1][3]:
-        found.sort(key=lambda e: e[3])
-    return found
 
 
 def _titles(masked: str, word: tuple[str, int, int]) -> bool:

@@ -22,15 +22,8 @@ from cardwright.extractors.memo import TextMemo
 from cardwright.extractors.rules import RULES2_VERSION, RulesExtractor
 from cardwright.extractors.rules2 import dates, gazetteer, lexicon, statements, text
 from cardwright.extractors.rules2.entities import find_entities
-from cardwright.extractors.rules_text import (
-    find_urls,
-    mask_code,
-    mask_urls,
-    normalise,
-    truncate,
-    url_domain,
-    url_key,
-)
+from cardwright.extractors.rules2.text import find_urls, mask_code, mask_urls
+from cardwright.extractors.rules_text import truncate, url_domain, url_key
 from cardwright.schema.cards import CardDraft, CardKind, LiveMessage, TopicSnapshot
 
 _STATEMENT_TITLE_CHARS = 120
@@ -60,20 +53,26 @@ def read_text(raw: str) -> tuple[Finding, ...]:
     spans = text.sentences(masked)
     for index, kind in statements.classify(masked, low, spans, hits):
         start, end, _ = spans[index]
-        body = normalise(raw[start:end])
+        body = " ".join(raw[start:end].split())
         key = " ".join(body.casefold().split())
         title = truncate(body, _STATEMENT_TITLE_CHARS)
         found.append((kind, key, title, body, start, None, -1))
     sentence_starts = [span[0] for span in spans]
+    seen: set[tuple[dates.Descriptor, int]] = set()
     for start, end, descriptor, minutes in dates.find_dates(masked, low, hits):
+        # A day said five times in one message is one mention: its card cites the message once.
+        if (descriptor, minutes) in seen:
+            continue
+        seen.add((descriptor, minutes))
         written = " ".join(raw[start:end].split())
         index = max(0, bisect.bisect_right(sentence_starts, start) - 1)
-        body = normalise(raw[spans[index][0] : spans[index][1]]) if spans else ""
+        body = " ".join(raw[spans[index][0] : spans[index][1]].split()) if spans else ""
         found.append((CardKind.DATE, "", written, body, start, descriptor, minutes))
-    starts = frozenset(span[0] for span in spans)
+    starts = frozenset(sentence_starts)
     for kind, title, key, offset in find_entities(masked, low, starts):
         found.append((kind, key, title, "", offset, None, -1))
-    found.sort(key=lambda f: f[4])
+    # Not sorted by offset: each kind's findings are in text order already, and a card's place
+    # in the output is decided by its first (message, offset), whatever order they arrive in.
     return tuple(found)
 
 
@@ -111,8 +110,7 @@ class Rules2Extractor(RulesExtractor):
         cards: dict[tuple[CardKind, str], _Card] = {}
         for position, message in enumerate(snapshot.messages):
             _read(cards, position, message)
-        order = {m.message_id: i for i, m in enumerate(snapshot.messages)}
-        return _drafts(_fold_names(cards, order))
+        return _drafts(_fold_names(cards, snapshot))
 
     def __repr__(self) -> str:
         return "Rules2Extractor()"
@@ -137,17 +135,23 @@ def _read(cards: dict[tuple[CardKind, str], _Card], position: int, message: Live
         card.cite(message.message_id)
 
 
-def _fold_names(cards: dict[tuple[CardKind, str], _Card], order: dict[str, int]) -> list[_Card]:
+def _fold_names(cards: dict[tuple[CardKind, str], _Card], snapshot: TopicSnapshot) -> list[_Card]:
     """A lone name that is part of exactly one longer person's name joins that person's card."""
     people = [c for c in cards.values() if c.kind is CardKind.PERSON and " " in c.key]
+    if not people:
+        return list(cards.values())
     by_part: dict[str, list[_Card]] = {}
     for card in people:
-        for part in card.key.split()[-2:] if card.key.startswith(_TITLES) else card.key.split():
+        parts = card.key.split()
+        for part in parts[1:] if card.key.startswith(_TITLES) else parts:
             by_part.setdefault(part, []).append(card)
+    order: dict[str, int] = {}
     kept: list[_Card] = []
     for card in cards.values():
         owners = by_part.get(card.key, []) if card.kind is CardKind.PERSON else []
         if " " not in card.key and len(owners) == 1:
+            if not order:
+                order = {m.message_id: i for i, m in enumerate(snapshot.messages)}
             owner = owners[0]
             merged = set(owner.message_ids).union(card.message_ids)
             owner.message_ids = sorted(merged, key=order.__getitem__)

@@ -12,7 +12,6 @@ negated triggers ("we don't need to", "haven't decided") are no statement; quote
 
 from __future__ import annotations
 
-import bisect
 import re
 from collections.abc import Sequence
 
@@ -25,6 +24,7 @@ _MAX_SMALLTALK_WORDS = 7
 # A negation this close before a trigger turns it round ("we don't need to", "not decided").
 _NEGATION_REACH = 10
 _CLAUSE_END = frozenset(",;:")
+_CLOSERS = frozenset("\"'”’)] ")
 _WORD_RE = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
 _IT_IS_RE = re.compile(r"\bit\s+is(?:\s+then)?[\s.!]*$")
 
@@ -129,27 +129,38 @@ def classify(
     masked: str, low: str, spans: list[Span], hits: list[lexicon.Hit]
 ) -> list[tuple[int, CardKind]]:
     """(index into ``spans``, kind) of every sentence that is a statement."""
-    starts = [span[0] for span in spans]
-    families: list[dict[str, list[lexicon.Hit]]] = [{} for _ in spans]
-    for hit in hits:
-        index = bisect.bisect_right(starts, hit[0]) - 1
-        if index >= 0 and hit[1] <= spans[index][1]:
-            families[index].setdefault(hit[2], []).append(hit)
     found: list[tuple[int, CardKind]] = []
+    # Hits and spans are both in text order: one walk hands each sentence its own hits.
+    next_hit, count = 0, len(hits)
     for index, (start, end, quoted) in enumerate(spans):
+        families: dict[str, list[lexicon.Hit]] = {}
+        while next_hit < count and hits[next_hit][0] < start:
+            next_hit += 1
+        while next_hit < count and hits[next_hit][0] < end:
+            hit = hits[next_hit]
+            if hit[1] <= end and hit[2] in _STATEMENT_FAMILIES:
+                families.setdefault(hit[2], []).append(hit)
+            next_hit += 1
         if quoted:
             continue
-        kind = _kind(masked, low, start, end, families[index])
+        kind = _kind(masked, low, start, end, families)
         if kind is not None:
             found.append((index, kind))
     return found
 
 
+_STATEMENT_FAMILIES = frozenset(
+    {lexicon.DECISION, lexicon.PREFERENCE, lexicon.ACTION, lexicon.NEGATION, lexicon.SMALLTALK}
+)
+
+
 def _kind(
     masked: str, low: str, start: int, end: int, hits: dict[str, list[lexicon.Hit]]
 ) -> CardKind | None:
-    tail = low[start:end].rstrip("\"'”’)] ")
-    if tail.endswith(("?", "？")):
+    last = end - 1
+    while last > start and low[last] in _CLOSERS:
+        last -= 1
+    if low[last] in "?？":
         words = len(_WORD_RE.findall(masked, start, end))
         if words < _MIN_QUESTION_WORDS:
             return None
@@ -160,7 +171,10 @@ def _kind(
     decisions = hits.get(lexicon.DECISION, [])
     if any(
         not _negated(low, hit, negations) and not _quoted(low, start, hit) for hit in decisions
-    ) or _IT_IS_RE.search(tail):
+    ) or (
+        low.endswith(("is", "is.", "is!", "then", "then.", "then!"), start, end)
+        and _IT_IS_RE.search(low, start, end)
+    ):
         return CardKind.DECISION
     if lexicon.PREFERENCE in hits:
         return CardKind.PREFERENCE
