@@ -24,7 +24,8 @@ _CAP_RE = re.compile(rf"(?<![\w'’@.\-/]){_CAP}")
 # A stretch of capitalised words with what may join them (a title's dot, a particle): only
 # short stretches are cut into runs word by word, so 32 KiB of "Alice Bob Acme" is one match.
 _STRETCH_RE = re.compile(
-    rf"(?=[A-ZÀ-ÖØ-Þ])(?<![\w'’@.\-/]){_CAP}"
+    # Not at "I", "I'll", "I'm": the commonest capitalised words in English chat, never names.
+    rf"(?=[A-ZÀ-ÖØ-Þ])(?!I(?:['’][a-z]{{1,2}})?(?![\w'’]))(?<![\w'’@.\-/]){_CAP}"
     rf"(?:(?:\.?[ ]|[ ](?:de|da|do|dos|del|van|von|der|du|la|of)[ ]){_CAP})*+"
 )
 _MAX_STRETCH_WORDS = 16

@@ -49,16 +49,17 @@ def read_text(raw: str) -> tuple[Finding, ...]:
     low = masked.lower()
     if len(low) != len(masked):  # a few characters lower-case to two ("İ"): keep offsets
         low = "".join(ch if len(ch.lower()) != 1 else ch.lower() for ch in masked)
-    hits = sorted(lexicon.keyword_hits(low))
+    hits = lexicon.keyword_hits(low)
     spans = text.sentences(masked)
     for index, kind in statements.classify(masked, low, spans, hits):
         start, end, _ = spans[index]
         body = " ".join(raw[start:end].split())
-        key = " ".join(body.casefold().split())
+        key = body.casefold()
         title = truncate(body, _STATEMENT_TITLE_CHARS)
         found.append((kind, key, title, body, start, None, -1))
     sentence_starts = [span[0] for span in spans]
     seen: set[tuple[dates.Descriptor, int]] = set()
+    bodies: dict[int, str] = {}
     for start, end, descriptor, minutes in dates.find_dates(masked, low, hits):
         # A day said five times in one message is one mention: its card cites the message once.
         if (descriptor, minutes) in seen:
@@ -66,7 +67,9 @@ def read_text(raw: str) -> tuple[Finding, ...]:
         seen.add((descriptor, minutes))
         written = " ".join(raw[start:end].split())
         index = max(0, bisect.bisect_right(sentence_starts, start) - 1)
-        body = " ".join(raw[spans[index][0] : spans[index][1]].split()) if spans else ""
+        body = bodies.get(index, "")
+        if not body and spans:
+            body = bodies[index] = " ".join(raw[spans[index][0] : spans[index][1]].split())
         found.append((CardKind.DATE, "", written, body, start, descriptor, minutes))
     starts = frozenset(sentence_starts)
     for kind, title, key, offset in find_entities(masked, low, starts):
@@ -137,9 +140,10 @@ def _read(cards: dict[tuple[CardKind, str], _Card], position: int, message: Live
 
 def _fold_names(cards: dict[tuple[CardKind, str], _Card], snapshot: TopicSnapshot) -> list[_Card]:
     """A lone name that is part of exactly one longer person's name joins that person's card."""
-    people = [c for c in cards.values() if c.kind is CardKind.PERSON and " " in c.key]
+    values = list(cards.values())
+    people = [c for c in values if c.kind is CardKind.PERSON and " " in c.key]
     if not people:
-        return list(cards.values())
+        return values
     by_part: dict[str, list[_Card]] = {}
     for card in people:
         parts = card.key.split()
@@ -166,12 +170,11 @@ _TITLES = tuple(f"{t.lower()} " for t in gazetteer.PERSON_TITLES)
 
 
 def _drafts(cards: list[_Card]) -> list[CardDraft]:
-    ordered = sorted(
-        cards, key=lambda c: (_KIND_ORDER[c.kind], c.first, c.title.casefold(), c.title, c.key)
-    )
+    # (kind, key) is unique, so the order is total and stable.
+    ordered = sorted(cards, key=lambda c: (_KIND_ORDER[c.kind], c.first, c.key))
     drafts = []
     for card in ordered:
-        body = card.body
+        title, body = card.title, card.body
         if card.kind in _ENTITY_KINDS:
             times = "once" if card.mentions == 1 else f"{card.mentions} times"
             where = len(card.message_ids)
@@ -179,8 +182,8 @@ def _drafts(cards: list[_Card]) -> list[CardDraft]:
         drafts.append(
             CardDraft(
                 kind=card.kind,
-                title=truncate(card.title, _TITLE_CHARS),
-                body=truncate(body, _BODY_CHARS),
+                title=title if len(title) <= _TITLE_CHARS else truncate(title, _TITLE_CHARS),
+                body=body if len(body) <= _BODY_CHARS else truncate(body, _BODY_CHARS),
                 message_ids=tuple(card.message_ids),
             )
         )

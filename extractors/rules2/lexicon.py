@@ -9,8 +9,6 @@ position. Each hit carries (family, value); callers check word boundaries and co
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import ahocorasick
 
 # Families of hits.
@@ -162,19 +160,20 @@ Hit = tuple[int, int, str, int]
 MAX_HITS = 2048
 
 
-def keyword_hits(low: str) -> Iterator[Hit]:
-    """Every keyword in ``low`` (the lower-cased text) that stands as whole words."""
+def keyword_hits(low: str) -> list[Hit]:
+    """Every keyword in ``low`` (the lower-cased text) that stands as whole words, by start."""
     size = len(low)
-    kept = 0
+    hits: list[Hit] = []
     for last, (length, values) in _AUTOMATON.iter(low):
-        if kept >= MAX_HITS:
-            return
         end = last + 1
         if end < size and low[end].isalnum() and low[last] != ":":
             continue
         start = end - length
         if start > 0 and (low[start - 1].isalnum() or low[start - 1] in "'’"):
             continue
-        kept += 1
         for family, value in values:
-            yield start, end, family, value
+            hits.append((start, end, family, value))
+        if len(hits) >= MAX_HITS:
+            break
+    hits.sort()
+    return hits
