@@ -1,7 +1,8 @@
 """Builds conversations.jsonl from the hand-labelled pool: ``python -m tests.labeled.build``.
 
 Seeded, so the file is the same on every run. Each conversation is either one of the pool's
-threads or two to four single messages of one language (a few mix languages), each message
+threads, one held-out message, or two to four single messages of one language (a few mix
+languages), each message
 keeping its own created_at (its labels are computed against it). Expected cards merge across a
 conversation's messages by kind and key, citing every message that carries the label.
 """
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import orjson
 
-from tests.labeled.pool import ENGLISH, FRENCH, GERMAN, SPANISH, THREADS, Entry
+from tests.labeled.pool import ENGLISH, FRENCH, GERMAN, HOLDOUT, SPANISH, THREADS, Entry
 
 PATH = Path(__file__).with_name("conversations.jsonl")
 CONVERSATIONS = 120
@@ -51,6 +52,8 @@ def build() -> list[dict[str, object]]:
             lang = langs[number % len(langs)]
             picked = rng.sample(pools[lang], rng.randint(2, 4))
         rows.append(conversation(number, lang, picked))
+    for entry in HOLDOUT:
+        rows.append(conversation(len(rows), "holdout", [entry]))
     return rows
 
 
