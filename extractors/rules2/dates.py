@@ -133,6 +133,8 @@ def _word_atom(
     if family == lexicon.MONTH:
         return _month_atom(masked, low, start, end, value)
     if family == lexicon.WEEKDAY:
+        if low.endswith("los ", 0, start):
+            return None  # "los lunes" is every Monday (plurals elsewhere end in -s: no match)
         direction = 1
         if previous is not None and previous[1] + 1 == start and low[previous[1]] == " ":
             if previous[2] == lexicon.LAST:

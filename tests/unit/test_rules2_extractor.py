@@ -58,6 +58,11 @@ def test_dates_are_iso_against_the_message_day(text, iso):
     assert [t.split(" (")[0] for t in titles(extract(text), CardKind.DATE)] == [iso]
 
 
+@pytest.mark.parametrize("text", ["Odio madrugar los lunes.", "I hate Mondays.", "les lundis"])
+def test_a_weekday_said_of_every_week_is_no_date(text):
+    assert titles(extract(text), CardKind.DATE) == []
+
+
 def test_relative_dates_use_each_message_created_at_not_the_clock():
     later = WEDNESDAY + timedelta(days=30)
     assert titles(extract("tomorrow", at=later), CardKind.DATE) == ["2026-04-04 (tomorrow)"]
