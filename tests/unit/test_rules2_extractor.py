@@ -26,7 +26,7 @@ def titles(drafts: list[CardDraft], kind: CardKind) -> list[str]:
     return [d.title for d in drafts if d.kind is kind]
 
 
-def test_rules_at_2_is_selectable_and_rules_at_1_stays_the_default():
+def test_rules_at_2_is_selectable_and_rules_at_1_stays_the_default() -> None:
     assert isinstance(load_extractor("rules@2"), Rules2Extractor)
     assert load_extractor("rules@2").extractor_id == "rules@2"
     assert type(load_extractor("rules")) is RulesExtractor
@@ -54,27 +54,27 @@ def test_rules_at_2_is_selectable_and_rules_at_1_stays_the_default():
         ("March 1", "2027-03-01"),
     ],
 )
-def test_dates_are_iso_against_the_message_day(text, iso):
+def test_dates_are_iso_against_the_message_day(text: str, iso: str) -> None:
     assert [t.split(" (")[0] for t in titles(extract(text), CardKind.DATE)] == [iso]
 
 
 @pytest.mark.parametrize("text", ["Odio madrugar los lunes.", "I hate Mondays.", "les lundis"])
-def test_a_weekday_said_of_every_week_is_no_date(text):
+def test_a_weekday_said_of_every_week_is_no_date(text: str) -> None:
     assert titles(extract(text), CardKind.DATE) == []
 
 
-def test_relative_dates_use_each_message_created_at_not_the_clock():
+def test_relative_dates_use_each_message_created_at_not_the_clock() -> None:
     later = WEDNESDAY + timedelta(days=30)
     assert titles(extract("tomorrow", at=later), CardKind.DATE) == ["2026-04-04 (tomorrow)"]
 
 
-def test_the_same_day_said_differently_is_one_card_citing_both_messages():
+def test_the_same_day_said_differently_is_one_card_citing_both_messages() -> None:
     drafts = extract("Let's meet tomorrow.", "Fine, March 5 it is.")
     dates = [d for d in drafts if d.kind is CardKind.DATE]
     assert [(d.title, d.message_ids) for d in dates] == [("2026-03-05 (tomorrow)", ("m0", "m1"))]
 
 
-def test_a_first_name_alone_joins_the_full_name_mentioned_elsewhere():
+def test_a_first_name_alone_joins_the_full_name_mentioned_elsewhere() -> None:
     drafts = extract("Alice Smith joins from Acme Inc.", "Alice can present.")
     people = [(d.title, d.message_ids) for d in drafts if d.kind is CardKind.PERSON]
     assert people == [("Alice Smith", ("m0", "m1"))]
@@ -94,7 +94,7 @@ def test_a_first_name_alone_joins_the_full_name_mentioned_elsewhere():
         ("Je préfère le thé.", CardKind.PREFERENCE),
     ],
 )
-def test_statements_rules1_missed(text, kind):
+def test_statements_rules1_missed(text: str, kind: CardKind) -> None:
     assert [d.kind for d in extract(text) if d.kind is kind] == [kind]
 
 
@@ -109,12 +109,12 @@ def test_statements_rules1_missed(text, kind):
         "```\nTODO: send it tomorrow\n```",
     ],
 )
-def test_negations_smalltalk_quotes_and_code_are_no_statements(text):
+def test_negations_smalltalk_quotes_and_code_are_no_statements(text: str) -> None:
     kinds = {CardKind.ACTION_ITEM, CardKind.DECISION, CardKind.QUESTION, CardKind.PREFERENCE}
     assert [d for d in extract(text) if d.kind in kinds] == []
 
 
-def test_names_rules1_missed_get_readable_titles():
+def test_names_rules1_missed_get_readable_titles() -> None:
     drafts = extract("I met Priya Raman at Blue Bottle.", "Email Prof. Kim and Herrn Müller.")
     assert titles(drafts, CardKind.PERSON) == ["Priya Raman", "Prof. Kim", "Herr Müller"]
     assert titles(drafts, CardKind.PLACE) == ["Blue Bottle"]

@@ -34,7 +34,7 @@ def _snapshot(*texts: str) -> TopicSnapshot:
 
 
 @given(st.lists(_TEXTS, min_size=1, max_size=4))
-def test_the_same_topic_always_gives_the_same_cards(texts):
+def test_the_same_topic_always_gives_the_same_cards(texts: list[str]) -> None:
     first = RulesExtractor(version="2").extract(_snapshot(*texts))
     # A fresh read (not the remembered findings) and a fresh extractor agree with the first.
     assert tuple(read_text(texts[0])) == read_text(texts[0])
@@ -43,7 +43,7 @@ def test_the_same_topic_always_gives_the_same_cards(texts):
 
 @pytest.mark.timeout(GUARD_S)
 @pytest.mark.parametrize("family", sorted(FAMILIES))
-def test_an_adversarial_32_kib_message_is_extracted(family):
+def test_an_adversarial_32_kib_message_is_extracted(family: str) -> None:
     text = FAMILIES[family](SIZE)
     assert len(text) == SIZE
     read_text(text)
@@ -62,13 +62,13 @@ def test_an_adversarial_32_kib_message_is_extracted(family):
         "it is " * (SIZE // 6),
     ],
 )
-def test_rules2_specific_adversarial_inputs_finish(text):
+def test_rules2_specific_adversarial_inputs_finish(text: str) -> None:
     read_text(text)
 
 
 @pytest.mark.timeout(120)
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(unit=st.lists(_PIECES, min_size=1, max_size=8).map("".join), tail=_PIECES)
-def test_a_generated_repetitive_32_kib_message_is_extracted(unit, tail):
+def test_a_generated_repetitive_32_kib_message_is_extracted(unit: str, tail: str) -> None:
     text = (unit * (SIZE // len(unit) + 1))[: SIZE - len(tail)] + tail
     read_text(text)

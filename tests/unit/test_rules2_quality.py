@@ -7,9 +7,12 @@ match). The set and its scorer are tests/labeled/; bench/extractor_quality.py re
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from cardwright.extractors.rules import RulesExtractor
+from cardwright.schema.cards import CardDraft, TopicSnapshot
 from tests.labeled import score
 
 PRECISION_FLOOR = 0.9
@@ -17,11 +20,11 @@ RECALL_FLOOR = 0.8
 
 
 @pytest.fixture(scope="module")
-def conversations():
+def conversations() -> list[dict[str, Any]]:
     return score.load()
 
 
-def test_the_labelled_set_has_what_the_issue_asks_for(conversations):
+def test_the_labelled_set_has_what_the_issue_asks_for(conversations: list[dict[str, Any]]) -> None:
     assert len(conversations) >= 100
     languages = {c["lang"] for c in conversations}
     assert {"en", "es", "de", "fr"} <= languages
@@ -32,7 +35,7 @@ def test_the_labelled_set_has_what_the_issue_asks_for(conversations):
     }  # fmt: skip
 
 
-def test_rules2_meets_the_precision_and_recall_floors(conversations):
+def test_rules2_meets_the_precision_and_recall_floors(conversations: list[dict[str, Any]]) -> None:
     result = score.score(RulesExtractor(version="2"), conversations)
     print(score.table("rules@2", result))
     print(score.table("rules@1", score.score(RulesExtractor(), conversations)))
@@ -45,11 +48,11 @@ def test_rules2_meets_the_precision_and_recall_floors(conversations):
     assert result["overall"]["recall"] >= RECALL_FLOOR, "\n".join(result["errors"])
 
 
-def test_the_scorer_counts_a_missing_and_a_wrong_card():
+def test_the_scorer_counts_a_missing_and_a_wrong_card() -> None:
     class Nothing:
         extractor_id = "nothing@1"
 
-        def extract(self, snapshot):
+        def extract(self, snapshot: TopicSnapshot) -> list[CardDraft]:
             return []
 
     one = {
