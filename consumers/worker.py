@@ -114,6 +114,7 @@ class Worker:
         self._committed: dict[Partition, int] = {}
         self._assigned: set[Partition] = set()
         self._held: list[Message] = []  # a batch waiting for the database to come back
+        self._fresh: set[Partition] = set()  # assigned during the last poll, pause state unset
         self._unavailable_since: float | None = None
         self._misconfigured: DatabaseMisconfigured | None = None
         self._misconfigured_attempts = 0
@@ -181,6 +182,7 @@ class Worker:
         records = self.consumer.consume(
             num_messages=self.config.batch_size, timeout=self._poll_timeout(now)
         )
+        self._settle_assigned()
         batch = self._held + [r for r in records if self._usable(r)]
         self._held = []
         batch_done = False
@@ -422,6 +424,7 @@ class Worker:
     def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self.stats.rebalances += 1
         self._assigned |= {(tp.topic, tp.partition) for tp in partitions}
+        self._fresh |= {(tp.topic, tp.partition) for tp in partitions}
         if not self._joined:
             self._joined = True
             self._last_record_at = self.clock.time()  # idleness counts from joining the group
@@ -472,6 +475,21 @@ class Worker:
 
     # --- availability -------------------------------------------------------------------------
 
+    def _settle_assigned(self) -> None:
+        """Partitions assigned during the last poll start as the member is now: paused during an
+        outage or a configuration fault, reading otherwise. librdkafka keeps a partition's pause
+        flag across a revoke and a later assignment to the same member, so a partition paused in
+        an outage, revoked, and given back after it would never be read again; and one assigned
+        during an outage would be read into memory while nothing can be stored."""
+        fresh = [TopicPartition(t, p) for (t, p) in sorted(self._fresh) if (t, p) in self._assigned]
+        self._fresh.clear()
+        if not fresh:
+            return
+        if self._unavailable_since is not None or self._misconfigured is not None:
+            self.consumer.pause(fresh)
+        else:
+            self.consumer.resume(fresh)
+
     def _become_unavailable(self, exc: Exception) -> None:
         now = self.clock.time()
         if self._unavailable_since is None:
@@ -500,6 +518,7 @@ class Worker:
     def _while_misconfigured(self, now: float) -> None:
         # Keep polling (and so the group membership) while paused, as during an outage.
         records = self.consumer.consume(num_messages=self.config.batch_size, timeout=0.5)
+        self._settle_assigned()
         self._held.extend(r for r in records if self._usable(r))
         if now < self._retry_at:
             return
@@ -533,6 +552,7 @@ class Worker:
     def _while_unavailable(self, now: float) -> None:
         # Polling paused partitions returns no records but keeps this member in the group.
         records = self.consumer.consume(num_messages=self.config.batch_size, timeout=0.5)
+        self._settle_assigned()
         self._held.extend(r for r in records if self._usable(r))
         if now < self._retry_at:
             return

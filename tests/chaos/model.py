@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from tests.chaos.contract import MESSAGE_MOVED, TOPIC_CONFLICT, Event, Live, ordered
 from tests.chaos.contract import classify as classify_record
@@ -95,6 +95,7 @@ def _walk(model: Model, records: list[LogRecord], named_in: dict[MessageKey, set
     conversation_of: dict[TopicKey, str] = {}
     topic_of: dict[MessageKey, str] = {}
     live: dict[TopicKey, dict[str, Event]] = defaultdict(dict)
+    moved: list[tuple[int, int]] = []
     for record in records:
         event, reasons = classify(record)
         if event is not None:
@@ -110,6 +111,8 @@ def _walk(model: Model, records: list[LogRecord], named_in: dict[MessageKey, set
                 | ({MESSAGE_MOVED} if owner != event.topic_id else set())
             )
         model.verdicts[(record.partition, record.offset)] = Verdict(record, event, reasons)
+        if event is not None and reasons == {MESSAGE_MOVED}:
+            moved.append((record.partition, record.offset))
         if event is None or reasons:
             continue
         conversation_of[topic_key] = event.conversation_id
@@ -120,6 +123,16 @@ def _walk(model: Model, records: list[LogRecord], named_in: dict[MessageKey, set
                 topic_key, event.conversation_id, record.partition
             )
         _apply(model, topic, live[topic_key], event, record.offset)
+    # A writer that is behind (a zombie, a new owner, another group) judges a record against
+    # claims that records after it, stored by a writer ahead, have made already: a moved message
+    # whose topic a later record claims for another conversation may be dead-lettered as a topic
+    # conflict instead. Both are true of the record; the product checks the topic first.
+    for where in moved:
+        verdict = model.verdicts[where]
+        assert verdict.event is not None
+        final = conversation_of.get((verdict.event.user_id, verdict.event.topic_id))
+        if final is not None and final != verdict.event.conversation_id:
+            model.verdicts[where] = replace(verdict, reasons=verdict.reasons | {TOPIC_CONFLICT})
 
 
 def _apply(
