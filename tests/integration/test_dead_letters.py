@@ -21,7 +21,8 @@ def read_dlq(bootstrap: str, topic: str, expected: int, timeout: float = 60.0) -
     # Messages, as Any: the stubs type headers, keys and values as unions (str, list or dict,
     # None) that a consumer without deserializers never returns; the tests index them as bytes.
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "dlq-reader"})
-    consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
+    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
     records: list[Any] = []
     deadline = time.monotonic() + timeout
     try:
@@ -64,6 +65,15 @@ def test_every_bad_input_class_reaches_the_dlq_and_later_events_are_processed(
             b"t-other",
             orjson.dumps({**base, "message_id": "m1", "topic_id": "t-other"}),
         ),
+        # The input rules (docs/design.md, "Message event"): each of these was stored before.
+        (ev.REASON_KEY_MISMATCH, None, orjson.dumps(base)),  # a record without a key
+        (ev.REASON_SCHEMA, key, orjson.dumps({**base, "revision": "0"})),
+        (ev.REASON_SCHEMA, key, orjson.dumps({**base, "schema_version": True})),
+        (ev.REASON_SCHEMA, key, orjson.dumps({**base, "created_at": 1767225600})),
+        (ev.REASON_SCHEMA, key, orjson.dumps(base)[:-1] + b',"text":"twice"}'),
+        # Valid ISO 8601, but year 10000 and year 0 once in UTC: unreadable once stored.
+        (ev.REASON_SCHEMA, key, orjson.dumps({**base, "created_at": "9999-12-31T23:00:00-05:00"})),
+        (ev.REASON_SCHEMA, key, orjson.dumps({**base, "occurred_at": "0001-01-01T01:00:00+05:00"})),
     ]
     records: list[tuple[bytes | None, bytes]] = []
     later = []
