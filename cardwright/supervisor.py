@@ -32,6 +32,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from cardwright import logs
+from cardwright.consumers.backoff import exponential
 from cardwright.settings import Settings
 
 log = logging.getLogger("cardwright.supervisor")
@@ -61,7 +62,7 @@ LIVENESS_GRACE_S = 30.0
 
 def restart_delay(crashes: int) -> float:
     """Seconds to wait before the restart that follows the ``crashes``-th crash in a row."""
-    return float(min(RESTART_CAP_S, RESTART_BASE_S * 2 ** max(0, crashes - 1)))
+    return exponential(crashes, RESTART_BASE_S, RESTART_CAP_S)
 
 
 @dataclass(slots=True)

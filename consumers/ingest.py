@@ -20,12 +20,14 @@ from dataclasses import dataclass
 from confluent_kafka import Message
 from sqlalchemy import Engine
 
+from cardwright.consumers.backoff import exponential
 from cardwright.consumers.dlq import DeadLetters
+from cardwright.schema.cards import TopicKey
 from cardwright.schema.errors import BadInput, DatabaseContention, DatabaseRefused
 from cardwright.schema.events import REASON_UNSTORABLE, MessageEvent, parse_event
 from cardwright.schema.failpoints import AFTER_BATCH_COMMIT, failpoint
 from cardwright.storage.engine import translate_errors
-from cardwright.storage.messages import PersistResult, TopicKey, persist_batch
+from cardwright.storage.messages import PersistResult, persist_batch
 
 log = logging.getLogger("cardwright.consumer")
 
@@ -94,7 +96,7 @@ class BatchIngest:
                 if attempt == CONTENTION_ATTEMPTS:
                     raise
                 log.info("persist lost a race (%s); retrying the batch", exc)
-                self._sleep(CONTENTION_BASE_S * 2 ** (attempt - 1))
+                self._sleep(exponential(attempt, CONTENTION_BASE_S))
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _persist_one_by_one(self, events: Sequence[MessageEvent]) -> PersistResult:

@@ -19,13 +19,12 @@ from sqlalchemy import Engine
 
 from cardwright.consumers.extraction import TopicExtraction
 from cardwright.schema.card_diff import CardDiff, CardFace, diff_cards
+from cardwright.schema.cards import TopicKey
 from cardwright.schema.errors import ExtractionFailed
 from cardwright.schema.source_hash import source_hash
 from cardwright.storage.engine import translate_errors
 from cardwright.storage.queries import cards_by_topic, runs_of_topic
 from cardwright.storage.replace import read_snapshot, record_failure
-
-TopicKey = tuple[str, str]
 
 # What happens (or would happen) to a topic. "unchanged": the cards already come from the input;
 # "new"/"reused": cards are re-derived, under a new run or an earlier run with the same hash.

@@ -27,12 +27,14 @@ from typing import Any
 from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, Message, TopicPartition
 from sqlalchemy import Engine
 
+from cardwright.consumers.backoff import exponential
 from cardwright.consumers.clock import Clock, SystemClock
 from cardwright.consumers.debounce import Debouncer
 from cardwright.consumers.dlq import DeadLetters
 from cardwright.consumers.extraction import TopicExtraction
 from cardwright.consumers.ingest import BatchIngest
 from cardwright.consumers.watermark import Watermarks
+from cardwright.schema.cards import TopicKey
 from cardwright.schema.errors import (
     DatabaseContention,
     DatabaseMisconfigured,
@@ -46,7 +48,6 @@ from cardwright.schema.failpoints import (
     failpoint,
 )
 from cardwright.storage.engine import ping, translate_errors
-from cardwright.storage.messages import TopicKey
 from cardwright.storage.replace import read_snapshot, record_failure
 
 log = logging.getLogger("cardwright.consumer")
@@ -65,7 +66,7 @@ EXTRACTIONS_PER_TURN = 200
 
 
 def backoff(attempt: int) -> float:
-    return float(min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** max(0, attempt - 1)))
+    return exponential(attempt, BACKOFF_BASE_S, BACKOFF_CAP_S)
 
 
 @dataclass(slots=True)

@@ -13,6 +13,9 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# The identity of a topic (docs/design.md, "Words"): (user_id, topic_id).
+TopicKey = tuple[str, str]
+
 
 class CardKind(StrEnum):
     ACTION_ITEM = "action_item"

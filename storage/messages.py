@@ -38,12 +38,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert
 
+from cardwright.schema.cards import TopicKey
 from cardwright.schema.errors import BadInput
 from cardwright.schema.events import REASON_MESSAGE_MOVED, REASON_TOPIC_CONFLICT, MessageEvent
 from cardwright.storage.arrays import unnest
 from cardwright.storage.tables import messages, topics
-
-TopicKey = tuple[str, str]  # (user_id, topic_id)
 
 
 @dataclass(slots=True)

@@ -1,6 +1,6 @@
 """The replace transaction: record the run and swap a topic's whole card set, atomically.
 
-Order inside ONE transaction (DESIGN.md):
+Order inside ONE transaction (docs/design.md, "Storage"):
   lock the topic row -> fence stale input -> no-op if the cards already come from this hash
   -> insert the run ON CONFLICT DO NOTHING (reuse an existing run for A->B->A)
   -> delete the topic's cards -> insert the new ones -> point the topic at the run -> commit.

@@ -20,10 +20,9 @@ from typing import Any
 
 from sqlalchemy import Engine, Select, Text, and_, exists, or_, select
 
+from cardwright.schema.cards import TopicKey
 from cardwright.storage.arrays import unnest
 from cardwright.storage.tables import extract_failures, messages, topics
-
-TopicKey = tuple[str, str]
 
 
 def one_topic(engine: Engine, user_id: str, topic_id: str) -> list[TopicKey]:

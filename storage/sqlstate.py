@@ -1,6 +1,6 @@
 """Which failure class a PostgreSQL error belongs to, decided from its SQLSTATE alone.
 
-DESIGN.md (docs/design.md, "Failures: four classes, one place each") classifies database errors
+docs/design.md ("Failures: four classes, one place each") classifies database errors
 by SQLSTATE class. This module is that decision and nothing else: pure, no driver import, so
 the edge (storage.engine.translate_errors) and a future pure member core share one table.
 

@@ -1,4 +1,4 @@
-"""SQLAlchemy 2 table definitions: the storage layout of DESIGN.md.
+"""SQLAlchemy 2 table definitions: the storage layout of docs/design.md ("Storage").
 
 - ``messages``: primary facts, one row per message at its latest revision (tombstones kept).
 - ``topics``: one row per (user_id, topic_id): its conversation, the ``state_version`` of its

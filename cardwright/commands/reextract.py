@@ -29,11 +29,11 @@ from cardwright.consumers.recompute import (
     MISSING,
     UNCHANGED,
     Recompute,
-    TopicKey,
     TopicRecompute,
 )
 from cardwright.progress import progress
 from cardwright.schema.card_diff import CardFace
+from cardwright.schema.cards import TopicKey
 from cardwright.schema.errors import ConfigurationError
 from cardwright.storage.engine import translate_errors
 from cardwright.storage.selection import (
