@@ -40,9 +40,13 @@ def _rate(results: dict[str, Any], *path: str) -> float | None:
 
 def ratios(results: dict[str, Any]) -> dict[str, float]:
     """cardwright (one member) against each reference measured in this run."""
+    found: dict[str, float] = {}
+    speed = results.get("extractors", {}).get("speed", {}).get("text", {}).get("ratio")
+    if speed:
+        found["rules2/rules1_speed"] = float(speed)
     ours = _rate(results, "throughput", "one", "events_per_s")
     if ours is None:
-        return {}
+        return found
     pairs = {
         "cardwright/raw_limit": _rate(results, "references", "raw_limit_events_per_s"),
         "cardwright/raw_consume": _rate(results, "references", "raw_consume", "events_per_s"),
@@ -50,7 +54,7 @@ def ratios(results: dict[str, Any]) -> dict[str, float]:
         "cardwright/naive": _rate(results, "references", "naive", "events_per_s"),
         "cardwright/peer": _rate(results, "peer", "events_per_s"),
     }
-    found = {name: round(ours / theirs, 3) for name, theirs in pairs.items() if theirs}
+    found |= {name: round(ours / theirs, 3) for name, theirs in pairs.items() if theirs}
     two = _rate(results, "throughput", "two", "events_per_s")
     if two:
         found["two_members/one_member"] = round(two / ours, 3)

@@ -16,11 +16,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import cost, freshness, peer, pipeline, references, report
+from bench import cost, extractor_quality, freshness, peer, pipeline, references, report
 from bench.environment import bench_stack, fresh_database, fresh_topic, machine
 from bench.loadgen import LoadSpec, distinct_messages, generate, publish_backlog
 
-MEASUREMENTS = ("throughput", "replay", "freshness", "references", "peer", "cost", "memory")
+MEASUREMENTS = (
+    "throughput",
+    "replay",
+    "freshness",
+    "references",
+    "peer",
+    "cost",
+    "memory",
+    "extractors",
+)
 # One measurement that does not finish in this long is reported as failed; a full run of all
 # of them takes a few minutes on 2 cores.
 MEASUREMENT_TIMEOUT_S = 600
@@ -176,6 +185,19 @@ def run(
         else:
             say(f"Quix Streams peer did not run: {results['peer']['why']}")
         report.write(out, "peer", header, results["peer"])
+    in_process(results, wanted, plan, seed, header, out)
+    return results
+
+
+def in_process(
+    results: dict[str, Any],
+    wanted: set[str],
+    plan: Plan,
+    seed: int,
+    header: dict[str, Any],
+    out: Path,
+) -> None:
+    """The measurements that need no stack: extraction cost, pending memory, extractors."""
     if "cost" in wanted:
         results["cost"] = cost.extraction_cost(plan.lengths)
         for row in results["cost"]:
@@ -193,7 +215,17 @@ def run(
                 f"({row['bytes_per_topic']} B/topic over a {row['baseline_mb']} MB baseline)"
             )
         report.write(out, "memory", header, results["memory"])
-    return results
+    if "extractors" in wanted:
+        results["extractors"] = extractors(seed)
+        report.write(out, "extractors", header, results["extractors"])
+
+
+def extractors(seed: int) -> dict[str, Any]:
+    """rules@1 and rules@2 side by side, in-process: speed per new text, and precision and
+    recall on the labelled set (tests/labeled)."""
+    found = {"speed": extractor_quality.speed(seed), "quality": extractor_quality.quality()}
+    say(f"rules@2 / rules@1 speed per new text: {found['speed']['text']['ratio']} x")
+    return found
 
 
 def summarise(results: dict[str, Any], out: Path) -> None:
