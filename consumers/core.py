@@ -34,6 +34,7 @@ from cardwright.consumers.core_events import (
     Command,
     CommitFailed,
     CommitOffsets,
+    CommitPoint,
     DatabaseDown,
     DatabaseMisconfigured,
     DatabaseUp,
@@ -166,6 +167,8 @@ class MemberCore(Generic[R]):
         match event:
             case Tick(now):
                 self._tick(now)
+            case CommitPoint():
+                self._commit(synchronous=False)
             case RecordsPolled(now, records):
                 self._polled(now, records)
             case PartitionEnd(now, partition, high):
@@ -278,7 +281,6 @@ class MemberCore(Generic[R]):
             and not self._flights
         ):
             self._outage = None  # nothing to try it with: resume, and learn from the next write
-        self._commit(synchronous=False)
 
     def _working(self) -> bool:
         outage = self._outage

@@ -48,7 +48,15 @@ class Handled:
 
 @dataclass(frozen=True, slots=True)
 class Tick:
-    """Time passed; the core starts what is due (extractions, retries, probes, commits)."""
+    """Time passed; the core starts what is due (extractions, retries, probes)."""
+
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
+class CommitPoint:
+    """A moment to commit what is safe (asynchronously, what changed since the last commit).
+    Separate from ``Tick`` so an inline shell commits after the work a Tick started is done."""
 
     now: float
 
@@ -205,6 +213,7 @@ class CommitFailed:
 
 Event = (
     Tick
+    | CommitPoint
     | RecordsPolled[R]
     | PartitionEnd
     | Assigned

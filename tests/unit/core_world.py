@@ -23,6 +23,7 @@ from cardwright.consumers.core_events import (
     BatchPersisted,
     CommitFailed,
     CommitOffsets,
+    CommitPoint,
     DatabaseDown,
     DatabaseMisconfigured,
     DatabaseUp,
@@ -150,6 +151,7 @@ class World:
     def tick(self, seconds: float) -> None:
         self.now += seconds
         self.feed(Tick(self.now))
+        self.feed(CommitPoint(self.now))
 
     def fail_commits(self) -> None:
         partitions = self.core.assigned() & set(self.previous_commit)
