@@ -3,8 +3,8 @@
 ``MemberCore.step(event) -> commands`` (the vocabulary is consumers/core_events.py). It owns:
 
 - the records polled and not yet persisted (held), persisted one batch at a time;
-- the per-partition commit watermarks (consumers/watermark.py): an offset is committed only
-  once its record's effect is durable (docs/design.md, "Flow");
+- the per-partition commit watermarks (consumers/waits.py over consumers/watermark.py): an
+  offset is committed only once its record's effect is durable (docs/design.md, "Flow");
 - the pending topics and their schedule (consumers/debounce.py), gated while a partition reads
   a backlog (consumers/catchup.py), and the extractions in flight: never two of one topic;
 - retries with backoff of failed extractions, and the failure record after the last attempt;
@@ -16,10 +16,8 @@
 No Kafka, SQL, threads or clock reads: every ``now`` comes in an event, and the shell
 (consumers/worker.py) carries out the commands and feeds their results back.
 
-Which input an extraction covers: a topic's waits are kept in generations. ``Extract`` closes
-the topic's open generations (everything persisted before it was issued, which the snapshot it
-reads will contain); events persisted while it runs open a new generation, which only a later
-extraction releases. So extraction may run concurrently with persisting.
+Extraction may overlap persisting: a run releases only the offsets persisted before it was
+started, later ones wait on a later run (consumers/waits.py keeps them in generations).
 """
 
 from __future__ import annotations
@@ -68,7 +66,7 @@ from cardwright.consumers.core_events import (
     TopicKey,
 )
 from cardwright.consumers.debounce import Debouncer
-from cardwright.consumers.watermark import Watermarks
+from cardwright.consumers.waits import TopicWaits
 
 # Backoff for a failing extraction and for a misconfigured database: doubling from one second,
 # capped so that a fixed dependency is noticed within half a minute.
@@ -79,8 +77,6 @@ DOWN_PROBE_CAP_S = 5.0
 # A replace that lost a race (deadlock, lock timeout) is tried again after this long: past
 # PostgreSQL's default deadlock_timeout (1 s), so the other transaction has finished.
 CONTENTION_RETRY_S = 1.0
-
-WaitKey = tuple[TopicKey, int]  # (topic, generation): what an offset waits on
 
 
 def backoff(attempt: int, cap: float = BACKOFF_CAP_S) -> float:
@@ -137,12 +133,9 @@ class MemberCore(Generic[R]):
         self._paused: set[Partition] = set()
         self._held: list[tuple[Polled[R], bool]] = []  # (record, read as backlog)
         self._persisting: _Batch[R] | None = None
-        self._watermarks: Watermarks[Partition, WaitKey] = Watermarks()
+        self._waits = TopicWaits()
         self._schedule: Debouncer[TopicKey] = Debouncer(config.debounce_s, config.max_delay_s)
         self._catchup = CatchUp(config.batch_size)
-        self._generation: dict[TopicKey, int] = {}  # the open generation new waits join
-        self._open: dict[TopicKey, set[int]] = {}  # generations with waits not yet released
-        self._next_generation = 0
         self._flights: dict[TopicKey, _Flight] = {}
         self._failures: dict[TopicKey, tuple[int, str]] = {}  # attempts so far, last cause
         self._deferred: set[TopicKey] = set()  # came due while in flight
@@ -218,7 +211,7 @@ class MemberCore(Generic[R]):
 
     def pending_count(self) -> int:
         """Topics with events whose cards are not derived yet (in flight included)."""
-        return len(self._open)
+        return len(self._waits)
 
     def held_count(self) -> int:
         """Records polled and not yet persisted (the batch being persisted included)."""
@@ -240,7 +233,7 @@ class MemberCore(Generic[R]):
         return dict(self._committed)
 
     def safe_offsets(self) -> dict[Partition, int]:
-        return {p: o for p, o in self._watermarks.safe_offsets().items() if p in self._assigned}
+        return {p: o for p, o in self._waits.safe_offsets().items() if p in self._assigned}
 
     def outage(self) -> str | None:
         """``"down"``, ``"misconfigured"`` or None."""
@@ -258,7 +251,9 @@ class MemberCore(Generic[R]):
 
     def quiescent(self) -> bool:
         """Nothing held, pending, in flight or failing over."""
-        return not (self._held or self._persisting or self._open or self._flights or self._outage)
+        return not (
+            self._held or self._persisting or len(self._waits) or self._flights or self._outage
+        )
 
     # --- time ----------------------------------------------------------------------------------
 
@@ -315,7 +310,7 @@ class MemberCore(Generic[R]):
     def _maybe_persist(self) -> None:
         if self._persisting is not None or not self._held or not self._working():
             return
-        if len(self._open) >= self.config.max_pending:
+        if len(self._waits) >= self.config.max_pending:
             return  # backpressure: no new topics until extraction catches up
         taken, self._held = (
             self._held[: self.config.batch_size],
@@ -342,20 +337,10 @@ class MemberCore(Generic[R]):
             ):
                 continue  # forgotten or rewound since: the records will be read again
             key = item.waits_on
-            if key is None:
-                self._watermarks.handled(partition, item.offset, None)
-                continue
-            self._watermarks.handled(partition, item.offset, (key, self._open_generation(key)))
-            self._touch(key, partition, batch.backlog.get((partition, item.offset), False), now)
-
-    def _open_generation(self, key: TopicKey) -> int:
-        generation = self._generation.get(key)
-        if generation is None:
-            generation = self._next_generation
-            self._next_generation += 1
-            self._generation[key] = generation
-        self._open.setdefault(key, set()).add(generation)
-        return generation
+            self._waits.handled(partition, item.offset, key)
+            if key is not None:
+                backlog = batch.backlog.get((partition, item.offset), False)
+                self._touch(key, partition, backlog, now)
 
     def _touch(self, key: TopicKey, partition: Partition, backlog: bool, now: float) -> None:
         if backlog and self._catchup.catching_up(partition):
@@ -392,13 +377,12 @@ class MemberCore(Generic[R]):
             if key in self._flights:
                 self._deferred.add(key)  # new input came due while it runs: again after it
                 continue
-            covers = frozenset(self._open.get(key, ()))
+            covers = self._waits.close(key)  # later input waits on a later extraction
             self._schedule.done(key)
             self._deferred.discard(key)
             if not covers:
                 self._failures.pop(key, None)  # dropped with its partitions meanwhile
                 continue
-            self._generation.pop(key, None)  # later input waits on a later extraction
             failures = self._failures.get(key)
             if failures is not None and failures[0] >= self.config.extract_attempts:
                 self._flights[key] = _Flight(covers, recording_failure=True)
@@ -413,7 +397,7 @@ class MemberCore(Generic[R]):
             return
         self._probe_succeeded()
         if durable:
-            self._release(key, flight.covers)
+            self._waits.release(key, flight.covers)
             self._failures.pop(key, None)
         else:
             self._rewind(key)
@@ -428,23 +412,22 @@ class MemberCore(Generic[R]):
         if attempts < self.config.extract_attempts:
             self._retry(key, now + backoff(attempts))
             return
-        if not self._open.get(key):
+        if not self._waits.waiting(key):
             self._after_flight(key, now)
             return
         # Recorded now, against the input persisted so far; the previous cards stay.
-        self._generation.pop(key, None)
-        self._flights[key] = _Flight(frozenset(self._open[key]), recording_failure=True)
+        self._flights[key] = _Flight(self._waits.close(key), recording_failure=True)
         self._out.append(RecordFailure(key, cause, attempts))
 
     def _retry(self, key: TopicKey, when: float) -> None:
-        if self._open.get(key):
+        if self._waits.waiting(key):
             self._schedule.retry_at(key, when)
         self._after_flight(key, when)
 
     def _after_flight(self, key: TopicKey, now: float) -> None:
         if key in self._flights:
             return
-        if not self._open.get(key):
+        if not self._waits.waiting(key):
             self._drop_topic(key)
             return
         if key in self._deferred:
@@ -453,18 +436,8 @@ class MemberCore(Generic[R]):
         if key not in self._schedule:
             self._schedule.touch(key, now)  # every pending topic stays scheduled
 
-    def _release(self, key: TopicKey, covers: frozenset[int]) -> None:
-        for generation in covers:
-            self._watermarks.release((key, generation))
-        remaining = self._open.get(key, set()) - covers
-        if remaining:
-            self._open[key] = remaining
-        else:
-            self._open.pop(key, None)
-
     def _drop_topic(self, key: TopicKey) -> None:
-        self._open.pop(key, None)
-        self._generation.pop(key, None)
+        self._waits.forget(key)
         self._schedule.drop({key})
         self._deferred.discard(key)
         self._failures.pop(key, None)
@@ -473,10 +446,8 @@ class MemberCore(Generic[R]):
         """The topic's row is gone although this member persisted its events: the database lost
         writes. Its partitions are read again from their safe offsets, and re-persisting
         recreates the row; releasing it would commit offsets past events not durable."""
-        partitions: set[Partition] = set()
-        for generation in self._open.get(key, ()):
-            partitions |= self._watermarks.partitions_of((key, generation))
-        safe = self._watermarks.safe_offsets()
+        partitions = self._waits.partitions_of(key)
+        safe = self._waits.safe_offsets()
         self._discard(partitions)
         for partition in sorted(partitions):
             offset = safe.get(partition, self._committed.get(partition))
@@ -500,15 +471,9 @@ class MemberCore(Generic[R]):
         only there, their held records, and (by epoch) answers about records read before."""
         for partition in partitions:
             self._epoch[partition] = self._epoch.get(partition, 0) + 1
-        for key, generation in self._watermarks.drop(partitions):
-            open_generations = self._open.get(key)
-            if open_generations is None:
-                continue
-            open_generations.discard(generation)
-            if not open_generations and key not in self._flights:
+        for key in self._waits.drop(partitions):
+            if key not in self._flights:  # one in flight is settled when it ends
                 self._drop_topic(key)
-            elif not open_generations:
-                self._open.pop(key, None)
         self._held = [(p, b) for p, b in self._held if p.partition not in partitions]
 
     def _commit(self, synchronous: bool, only: frozenset[Partition] | None = None) -> None:
@@ -546,7 +511,7 @@ class MemberCore(Generic[R]):
 
     def _reconcile_pause(self) -> None:
         config = self.config
-        pending, held = len(self._open), self.held_count()
+        pending, held = len(self._waits), self.held_count()
         if pending >= config.max_pending or held >= config.max_held:
             self._backpressure = True
         elif (
