@@ -4,6 +4,10 @@ due_at = min(last_event + debounce, first_pending + max_delay)
 
 Pure: callers pass ``now`` (seconds from a Clock). Failed extractions come back through
 ``retry_at`` with their own deadline, which the next event does not bring forward.
+
+While its partition reads a backlog, a topic is touched with ``hold``: it goes quiet between
+batches all the time, so only the maximum delay counts, and ``fire`` makes it due at once when
+the partition catches up (docs/design.md, "Inside a member": catch-up gating).
 """
 
 from __future__ import annotations
@@ -38,8 +42,8 @@ class Debouncer(Generic[K]):
     def __contains__(self, key: object) -> bool:
         return key in self._pending
 
-    def touch(self, key: K, now: float) -> None:
-        """An event for ``key`` arrived at ``now``."""
+    def touch(self, key: K, now: float, hold: bool = False) -> None:
+        """An event for ``key`` arrived at ``now``; with ``hold``, quiet does not make it due."""
         entry = self._pending.get(key)
         if entry is None:
             entry = _Pending(first=now, last=now, due=0.0)
@@ -49,7 +53,15 @@ class Debouncer(Generic[K]):
             entry.last = now
             return
         entry.last = now
-        self._schedule(key, entry, min(now + self.debounce_s, entry.first + self.max_delay_s))
+        latest = entry.first + self.max_delay_s
+        self._schedule(key, entry, latest if hold else min(now + self.debounce_s, latest))
+
+    def fire(self, key: K, now: float) -> None:
+        """Make a pending ``key`` due at ``now`` (its backlog was read), unless it is backing
+        off after a failure or is due sooner already."""
+        entry = self._pending.get(key)
+        if entry is not None and not entry.attempts and entry.due > now:
+            self._schedule(key, entry, now)
 
     def retry_at(self, key: K, when: float) -> int:
         """Keep ``key`` pending after a failed attempt; returns the attempts made so far."""

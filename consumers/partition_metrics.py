@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from confluent_kafka import KafkaException, TopicPartition
 from prometheus_client import CollectorRegistry, Gauge
 
-Partition = tuple[str, int]
+from cardwright.consumers.core_events import Partition
 
 # Asking the group coordinator for committed offsets blocks the poll loop: once per assignment,
 # and never longer than this (a slow coordinator only delays the lag gauge).

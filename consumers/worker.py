@@ -1,40 +1,51 @@
-"""The consumer group member: poll a batch, persist it, debounce topics, extract, commit.
+"""The consumer group member's shell: Kafka, PostgreSQL and the clock around a pure core.
 
-One thread does everything, in this order, so that no event is counted done before its effect
-is durable:
+What to do is decided by ``MemberCore`` (consumers/core.py): which batch to persist, which topics
+to extract, what offsets are safe to commit, when to pause, probe, resume or seek. This module
+feeds it events (a poll, a rebalance, the result of a command, the time) and carries out its
+commands, here in one thread and inline:
 
-    consume batch -> parse (bad -> DLQ) -> persist (one transaction) -> DLQ acked (ingest.py)
-      -> mark offsets handled (waiting on their topic when it needs extraction)
-      -> extract due topics (each in its own replace transaction) -> release their offsets
-      -> commit the per-partition safe offsets
+    consume -> RecordsPolled -> Persist (parse, persist in one transaction, DLQ: ingest.py)
+      -> Tick -> Extract each due topic (its own replace transaction), RecordFailure
+      -> CommitPoint -> CommitOffsets (the per-partition safe offsets)
 
-When PostgreSQL is unavailable the worker pauses its partitions and keeps polling, so the group
-does not expel it for blowing max.poll.interval.ms; the held batch is retried when it returns.
-When PostgreSQL answers but refuses cardwright as configured (read-only, unmigrated, permission
-revoked: ``DatabaseMisconfigured``), the worker does the same, says once what to fix, is not
-ready meanwhile, and retries the held work with backoff until it goes through (docs/design.md,
-"Failures: four classes"). Contention on a topic's replace is retried for that topic alone.
+When PostgreSQL is unavailable the core pauses every partition (also those assigned later) and
+the shell keeps polling, so the group does not expel it for blowing max.poll.interval.ms; a
+probe tells when it is back. When PostgreSQL answers but refuses cardwright as configured
+(read-only, unmigrated, permission revoked: ``DatabaseMisconfigured``), the same, and the held
+work itself is the probe, retried with backoff; the member says once what to fix and is not
+ready meanwhile (docs/design.md, "Failures: four classes"). Contention on a topic's replace is
+retried for that topic alone.
+
+Observers get ``(name, fields)`` payloads ("turn", "batch", "run", "commit", "assigned", ...),
+which metrics, health and the audit log read.
 """
 
 from __future__ import annotations
 
 import logging
 import signal
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, Message, TopicPartition
+from confluent_kafka import (
+    OFFSET_INVALID,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    TopicPartition,
+)
 from sqlalchemy import Engine
 
-from cardwright.consumers.backoff import exponential
+from cardwright.consumers import core_events as ev
 from cardwright.consumers.clock import Clock, SystemClock
-from cardwright.consumers.debounce import Debouncer
+from cardwright.consumers.core import CoreConfig, MemberCore
 from cardwright.consumers.dlq import DeadLetters
 from cardwright.consumers.extraction import TopicExtraction
-from cardwright.consumers.ingest import BatchIngest
-from cardwright.consumers.watermark import Watermarks
-from cardwright.schema.cards import TopicKey
+from cardwright.consumers.ingest import BatchIngest, Ingested
 from cardwright.schema.errors import (
     DatabaseContention,
     DatabaseMisconfigured,
@@ -52,21 +63,16 @@ from cardwright.storage.replace import read_snapshot, record_failure
 
 log = logging.getLogger("cardwright.consumer")
 
-Partition = tuple[str, int]
+Partition = ev.Partition
 
-# Backoff for a failing extraction and for an unavailable database: doubling from one second,
-# capped so that a recovered dependency is noticed within half a minute.
-BACKOFF_BASE_S = 1.0
-BACKOFF_CAP_S = 30.0
-# A replace that lost a race (deadlock, lock timeout) is tried again after this long: past
-# PostgreSQL's default deadlock_timeout (1 s), so the other transaction has finished.
-CONTENTION_RETRY_S = 1.0
 # Due topics extracted per loop turn: bounds how long the loop goes without polling.
 EXTRACTIONS_PER_TURN = 200
-
-
-def backoff(attempt: int) -> float:
-    return exponential(attempt, BACKOFF_BASE_S, BACKOFF_CAP_S)
+# While paused for an outage, the poll only keeps the membership: no records come.
+PAUSED_POLL_S = 0.5
+# Memory bounds (docs/design.md, "Inside a member"): a pending topic costs a few hundred bytes,
+# a held record its value (at most the broker's message size, typically under a kilobyte).
+MAX_PENDING_TOPICS = 50_000
+MAX_HELD_BATCHES = 10
 
 
 @dataclass(slots=True)
@@ -91,6 +97,10 @@ class WorkerConfig:
     instance: str
 
 
+Command = ev.Command[Message]
+Result = ev.Event[Message]
+
+
 class Worker:
     def __init__(
         self,
@@ -110,19 +120,29 @@ class Worker:
         self.clock = clock or SystemClock()
         self.stats = WorkerStats()
         self._observe = on_event or (lambda _name, _fields: None)
-        self._debouncer: Debouncer[TopicKey] = Debouncer(config.debounce_s, config.max_delay_s)
-        self._watermarks: Watermarks[Partition, TopicKey] = Watermarks()
-        self._committed: dict[Partition, int] = {}
-        self._assigned: set[Partition] = set()
-        self._held: list[Message] = []  # a batch waiting for the database to come back
-        self._fresh: set[Partition] = set()  # assigned during the last poll, pause state unset
-        self._unavailable_since: float | None = None
-        self._misconfigured: DatabaseMisconfigured | None = None
-        self._misconfigured_attempts = 0
-        self._retry_at = 0.0
+        self.core: MemberCore[Message] = MemberCore(
+            CoreConfig(
+                debounce_s=config.debounce_s,
+                max_delay_s=config.max_delay_s,
+                batch_size=config.batch_size,
+                extract_attempts=config.extract_attempts,
+                max_in_flight=EXTRACTIONS_PER_TURN,
+                max_pending=MAX_PENDING_TOPICS,
+                max_held=MAX_HELD_BATCHES * config.batch_size,
+            )
+        )
+        self._ingest = BatchIngest(engine, dead_letters, extraction.extractor.extractor_id)
+        self._events: deque[Result] = deque()
+        self._feeding = False
+        self._in_callback = False
+        self._after_poll: list[Command] = []  # pause/resume asked for inside a callback
+        # An outage met while carrying out one event's commands: the rest of them that need
+        # the database are answered "aborted" at once instead of each waiting to fail.
+        self._outage_now: ev.Outage | None = None
+        self._reported_outage: tuple[str, str] | None = None
+        self._outage_sqlstate: str | None = None
         self._stopping = False
         self._joined = False  # an assignment (possibly empty) has been received
-        self._ingest = BatchIngest(engine, dead_letters, extraction.extractor.extractor_id)
         self._last_record_at = self.clock.time()
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -137,19 +157,19 @@ class Worker:
     # --- read accessors for observers (metrics); call them from the worker thread ------------
 
     def pending_count(self) -> int:
-        return len(self._debouncer)
+        return self.core.pending_count()
 
     def oldest_pending_age(self) -> float | None:
         """Seconds since the first pending event of the longest-waiting topic, if any."""
-        since = self._debouncer.oldest_pending_since()
+        since = self.core.oldest_pending_since()
         return None if since is None else max(0.0, self.clock.time() - since)
 
     def assigned_partitions(self) -> set[Partition]:
-        return set(self._assigned)
+        return self.core.assigned()
 
     def committed_offsets(self) -> dict[Partition, int]:
         """The offsets this member committed last, per partition it still owns."""
-        return dict(self._committed)
+        return self.core.committed()
 
     def run(self, until_idle_s: float | None = None) -> None:
         """Consume until stopped, or until caught up and idle for ``until_idle_s`` seconds."""
@@ -166,45 +186,30 @@ class Worker:
                     log.info("caught up and idle; exiting", extra={"stats": self.stats})
                     break
         finally:
-            self._commit(asynchronous=False)
+            self._feed(ev.Stopping(self.clock.time()))
             self.consumer.close()  # leaves the group now instead of after the session timeout
             self.extraction.close()
             self.engine.dispose()
 
     def _turn(self) -> None:
         now = self.clock.time()
-        self._observe("turn", {"pending": len(self._debouncer)})
-        if self._unavailable_since is not None:
-            self._while_unavailable(now)
-            return
-        if self._misconfigured is not None:
-            self._while_misconfigured(now)
-            return
+        self._observe("turn", {"pending": self.core.pending_count()})
         records = self.consumer.consume(
             num_messages=self.config.batch_size, timeout=self._poll_timeout(now)
         )
-        self._settle_assigned()
-        batch = self._held + [r for r in records if self._usable(r)]
-        self._held = []
-        batch_done = False
-        try:
-            if batch:
-                self._handle_batch(batch)
-            batch_done = True
-            self._extract_due()
-        except RetryableError as exc:
-            if not batch_done:
-                self._held = batch  # persisting is idempotent, so the whole batch is retried
-            self._become_unavailable(exc)
-            return
-        except DatabaseMisconfigured as exc:
-            if not batch_done:
-                self._held = batch  # nothing dead-lettered, no offset moved
-            self._become_misconfigured(exc)
-            return
-        self._commit(asynchronous=True)
-
-    # --- the batch ----------------------------------------------------------------------------
+        after, self._after_poll = self._after_poll, []
+        for command in after:
+            self._execute(command)
+        usable = [r for r in records if self._usable(r)]
+        if usable:
+            self._last_record_at = self.clock.time()
+            polled = tuple(ev.Polled(_partition_of(r), _offset_of(r), r) for r in usable)
+            self._feed(ev.RecordsPolled(self.clock.time(), polled))
+            self._report_ends({p.partition for p in polled})
+        self._feed(ev.Tick(self.clock.time()))
+        if self.core.outage() is None:
+            failpoint(AFTER_DB_COMMIT_BEFORE_OFFSET_COMMIT)
+        self._feed(ev.CommitPoint(self.clock.time()))
 
     def _usable(self, record: Message) -> bool:
         error = record.error()
@@ -221,20 +226,105 @@ class Worker:
         )
         return False
 
-    def _handle_batch(self, batch: Sequence[Message]) -> None:
-        self._last_record_at = self.clock.time()
-        result = self._ingest.ingest(batch)
+    def _report_ends(self, partitions: set[Partition]) -> None:
+        """The log ends librdkafka learnt from its last fetches (no broker round trip), for
+        the core's catch-up gating."""
+        for topic, partition in sorted(partitions):
+            try:
+                _low, high = self.consumer.get_watermark_offsets(
+                    TopicPartition(topic, partition), cached=True
+                )
+            except KafkaException:  # not known yet: the partition is simply not gated
+                continue
+            if high is not None and high >= 0:
+                self._feed(ev.PartitionEnd(self.clock.time(), (topic, partition), high))
+
+    # --- the core's events and commands --------------------------------------------------------
+
+    def _feed(self, event: Result) -> None:
+        """Step the core with ``event`` and carry out what it asks, feeding results back. An
+        event that arrives while this runs (a librdkafka callback) waits its turn."""
+        self._events.append(event)
+        if self._feeding:
+            return
+        self._feeding = True
+        try:
+            while self._events:
+                self._outage_now = None
+                pending: deque[Command] = deque(self.core.step(self._events.popleft()))
+                self._report_outage()
+                while pending:
+                    result = self._execute(pending.popleft())
+                    if result is not None:
+                        pending.extend(self.core.step(result))
+                    self._report_outage()
+        finally:
+            self._feeding = False
+
+    def _execute(self, command: Command) -> Result | None:
+        match command:
+            case ev.Persist(records):
+                return self._persist(records)
+            case ev.Extract(key):
+                return self._extract(key)
+            case ev.RecordFailure(key, cause, attempts):
+                return self._record_failure(key, cause, attempts)
+            case ev.CommitOffsets(offsets, synchronous):
+                return self._commit(offsets, synchronous)
+            case ev.Pause(partitions) | ev.Resume(partitions) if self._in_callback:
+                self._after_poll.append(command)  # the assignment is applied after the callback
+            case ev.Pause(partitions):
+                self.consumer.pause(_topic_partitions(partitions))
+            case ev.Resume(partitions):
+                self.consumer.resume(_topic_partitions(partitions))
+            case ev.Seek(partition, offset):
+                self.consumer.seek(TopicPartition(partition[0], partition[1], offset))
+            case ev.Probe():
+                now = self.clock.time()
+                answered = ping(self.engine)
+                return ev.DatabaseUp(now) if answered else ev.DatabaseDown(now, "no answer")
+            case ev.ResetConnections():
+                # A pooled connection keeps the session defaults it began with (read-only, say).
+                self.engine.dispose()
+        return None
+
+    def _outage_of(self, exc: RetryableError | DatabaseMisconfigured) -> ev.Outage:
         now = self.clock.time()
-        for record, event in result.applied:
-            key = (event.user_id, event.topic_id)
-            waits = key in result.needs_extract
-            self._watermarks.handled(
-                _partition_of(record), _offset_of(record), key if waits else None
+        outage: ev.Outage
+        if isinstance(exc, DatabaseMisconfigured):
+            self._outage_sqlstate = exc.sqlstate
+            outage = ev.DatabaseMisconfigured(now, str(exc))
+        else:
+            outage = ev.DatabaseDown(now, str(exc))
+        self._outage_now = outage
+        return outage
+
+    # --- persisting ----------------------------------------------------------------------------
+
+    def _persist(self, records: tuple[ev.Polled[Message], ...]) -> Result:
+        if self._outage_now is not None:
+            return ev.PersistAborted(self.clock.time(), self._outage_now)
+        batch = [p.record for p in records]
+        try:
+            result = self._ingest.ingest(batch)
+        except (RetryableError, DatabaseMisconfigured) as exc:
+            return ev.PersistAborted(self.clock.time(), self._outage_of(exc))
+        self._observe_batch(batch, result)
+        handled = [
+            ev.Handled(
+                _partition_of(record),
+                _offset_of(record),
+                key if (key := (event.user_id, event.topic_id)) in result.needs_extract else None,
             )
-            if waits:
-                self._debouncer.touch(key, now)
-        for record, _error in result.dead:
-            self._watermarks.handled(_partition_of(record), _offset_of(record), None)
+            for record, event in result.applied
+        ]
+        handled.extend(
+            ev.Handled(_partition_of(record), _offset_of(record), None)
+            for record, _error in result.dead
+        )
+        return ev.BatchPersisted(self.clock.time(), tuple(handled))
+
+    def _observe_batch(self, batch: Sequence[Message], result: Ingested) -> None:
         self.stats.events += len(batch)
         self.stats.batches += 1
         self.stats.dead_lettered += len(result.dead)
@@ -265,132 +355,103 @@ class Worker:
             },
         )
 
-    # --- extraction ---------------------------------------------------------------------------
+    # --- extraction ----------------------------------------------------------------------------
 
-    def _extract_due(self) -> None:
+    def _extract(self, key: ev.TopicKey) -> Result:
         now = self.clock.time()
-        due = self._debouncer.pop_due(now, limit=EXTRACTIONS_PER_TURN)
-        for index, key in enumerate(due):
-            user_id, topic_id = key
-            try:
-                try:
-                    result = self.extraction.run(user_id, topic_id)
-                except ExtractionFailed as exc:
-                    self._extraction_failed(key, exc)
-                    continue
-                except DatabaseContention as exc:
-                    # The database is healthy; this topic's transaction lost a race. Only it
-                    # waits, no partition is paused.
-                    log.info(
-                        "replace lost a race, retrying: %s",
-                        exc,
-                        extra={"user_id": user_id, "topic_id": topic_id},
-                    )
-                    self._debouncer.reschedule(key, now + CONTENTION_RETRY_S)
-                    continue
-            except (RetryableError, DatabaseMisconfigured):
-                # pop_due disarmed every key it returned: re-arm this one and all after it, or
-                # they stay pending forever and hold back their partitions' offsets.
-                for waiting in due[index:]:
-                    self._debouncer.reschedule(waiting, now)
-                raise
-            if not result.outcome.durable:
-                self._rewind(key)
-                continue
-            self.stats.runs[result.outcome.value] = self.stats.runs.get(result.outcome.value, 0) + 1
-            self._observe(
-                "run",
-                {
-                    "user_id": user_id,
-                    "topic_id": topic_id,
-                    "outcome": result.outcome.value,
-                    "state_version": result.snapshot.state_version if result.snapshot else None,
-                    "extract_s": result.extract_s,
-                    "replace_s": result.replace_s,
-                },
-            )
-            self._release(key)
-        failpoint(AFTER_DB_COMMIT_BEFORE_OFFSET_COMMIT)
-
-    def _extraction_failed(self, key: TopicKey, exc: ExtractionFailed) -> None:
-        attempts = self._debouncer.attempts(key) + 1
-        if attempts < self.config.extract_attempts:
-            self._debouncer.retry_at(key, self.clock.time() + backoff(attempts))
+        if self._outage_now is not None:
+            return ev.ExtractionAborted(now, key, self._outage_now)
+        user_id, topic_id = key
+        try:
+            result = self.extraction.run(user_id, topic_id)
+        except ExtractionFailed as exc:
             log.warning(
-                "extraction failed (attempt %d), will retry: %s",
-                attempts,
-                exc,
-                extra={"user_id": key[0], "topic_id": key[1]},
+                "extraction failed: %s", exc, extra={"user_id": user_id, "topic_id": topic_id}
             )
-            return
+            return ev.ExtractionFailed(self.clock.time(), key, exc.cause)
+        except DatabaseContention as exc:
+            # The database is healthy; this topic's transaction lost a race. Only it waits,
+            # no partition is paused.
+            log.info(
+                "replace lost a race, retrying: %s",
+                exc,
+                extra={"user_id": user_id, "topic_id": topic_id},
+            )
+            return ev.ExtractionContended(self.clock.time(), key)
+        except (RetryableError, DatabaseMisconfigured) as exc:
+            return ev.ExtractionAborted(self.clock.time(), key, self._outage_of(exc))
+        if not result.outcome.durable:
+            self._rewound(key)
+            return ev.ExtractionFinished(self.clock.time(), key, durable=False)
+        self.stats.runs[result.outcome.value] = self.stats.runs.get(result.outcome.value, 0) + 1
+        self._observe(
+            "run",
+            {
+                "user_id": user_id,
+                "topic_id": topic_id,
+                "outcome": result.outcome.value,
+                "state_version": result.snapshot.state_version if result.snapshot else None,
+                "extract_s": result.extract_s,
+                "replace_s": result.replace_s,
+            },
+        )
+        return ev.ExtractionFinished(self.clock.time(), key, durable=True)
+
+    def _record_failure(self, key: ev.TopicKey, cause: str, attempts: int) -> Result:
+        if self._outage_now is not None:
+            return ev.ExtractionAborted(self.clock.time(), key, self._outage_now)
         log.error(
             "extraction failed %d times; keeping previous cards: %s",
             attempts,
-            exc,
+            cause,
             extra={"user_id": key[0], "topic_id": key[1]},
         )
-        with translate_errors():
-            stored = read_snapshot(self.engine, *key)
-            if stored is None:
-                self._rewind(key)
-                return
-            record_failure(
-                self.engine,
-                stored.snapshot,
-                self.extraction.extractor.extractor_id,
-                exc.cause,
-                attempts,
-                self.config.instance,
-            )
+        try:
+            with translate_errors():
+                stored = read_snapshot(self.engine, *key)
+                if stored is None:
+                    self._rewound(key)
+                    return ev.FailureRecorded(self.clock.time(), key, durable=False)
+                record_failure(
+                    self.engine,
+                    stored.snapshot,
+                    self.extraction.extractor.extractor_id,
+                    cause,
+                    attempts,
+                    self.config.instance,
+                )
+        except DatabaseContention:
+            return ev.ExtractionContended(self.clock.time(), key)
+        except (RetryableError, DatabaseMisconfigured) as exc:
+            return ev.ExtractionAborted(self.clock.time(), key, self._outage_of(exc))
         self.stats.runs["failed"] = self.stats.runs.get("failed", 0) + 1
         self._observe("run", {"user_id": key[0], "topic_id": key[1], "outcome": "failed"})
-        self._release(key)
+        return ev.FailureRecorded(self.clock.time(), key, durable=True)
 
-    def _release(self, key: TopicKey) -> None:
-        self._debouncer.done(key)
-        self._watermarks.release(key)
-
-    def _rewind(self, key: TopicKey) -> None:
+    def _rewound(self, key: ev.TopicKey) -> None:
         """The topic's row is gone although this member persisted its events: the database lost
-        writes (restored, reset, or a different database behind the same URL). Releasing the
-        topic would commit offsets past events whose effect is not durable, so its partitions
-        are read again from their safe offsets instead; re-persisting recreates the row."""
-        partitions = self._watermarks.partitions_of(key)
-        safe = self._watermarks.safe_offsets()
+        writes (restored, reset, or a different database behind the same URL). The core reads
+        its partitions again from their safe offsets; re-persisting recreates the row."""
         log.error(
-            "topic row missing after its events were persisted; re-reading partitions %s "
+            "topic row missing after its events were persisted; re-reading its partitions "
             "from their safe offsets (was the database restored or replaced?)",
-            sorted(partitions),
             extra={"user_id": key[0], "topic_id": key[1]},
         )
-        self._debouncer.drop(self._watermarks.drop(partitions) | {key})
-        self._held = [r for r in self._held if _partition_of(r) not in partitions]
-        for topic, partition in partitions:
-            offset = safe.get((topic, partition), self._committed.get((topic, partition)))
-            if offset is not None:
-                self.consumer.seek(TopicPartition(topic, partition, offset))
         self._observe("rewound", {"user_id": key[0], "topic_id": key[1]})
 
     # --- offsets ------------------------------------------------------------------------------
 
-    def _commit(self, asynchronous: bool, only: set[Partition] | None = None) -> None:
-        """Commit safe offsets; an asynchronous commit skips partitions already committed there,
-        a synchronous one (revoke, shutdown) commits them all again in case one was lost."""
-        offsets = [
-            TopicPartition(topic, partition, offset)
-            for (topic, partition), offset in self._watermarks.safe_offsets().items()
-            if (only is None or (topic, partition) in only)
-            and (not asynchronous or self._committed.get((topic, partition)) != offset)
-        ]
-        if not offsets:
-            return
+    def _commit(
+        self, offsets: tuple[tuple[Partition, int], ...], synchronous: bool
+    ) -> Result | None:
+        tps = [TopicPartition(topic, partition, offset) for (topic, partition), offset in offsets]
         try:
-            if asynchronous:
-                self.consumer.commit(offsets=offsets, asynchronous=True)
+            if not synchronous:
+                self.consumer.commit(offsets=tps, asynchronous=True)
             else:
                 failed = [
                     tp
-                    for tp in self.consumer.commit(offsets=offsets, asynchronous=False)
+                    for tp in self.consumer.commit(offsets=tps, asynchronous=False)
                     if tp.error is not None
                 ]
                 if failed:
@@ -401,34 +462,31 @@ class Worker:
             log.warning(
                 "offset commit failed: %s",
                 exc,
-                extra={
-                    "topic": self.config.topic,
-                    "offsets": {t.partition: t.offset for t in offsets},
-                },
+                extra={"topic": self.config.topic, "offsets": {t.partition: t.offset for t in tps}},
             )
-            return
-        committed = {}
-        for tp in offsets:
-            self._committed[(tp.topic, tp.partition)] = tp.offset
-            committed[tp.partition] = tp.offset
-        self._observe("commit", {"topic": offsets[0].topic, "offsets": committed})
+            return ev.CommitFailed(self.clock.time(), frozenset(p for p, _ in offsets))
+        self._observe(
+            "commit", {"topic": tps[0].topic, "offsets": {tp.partition: tp.offset for tp in tps}}
+        )
+        return None
 
     def on_commit(self, error: KafkaError | None, partitions: list[TopicPartition]) -> None:
         """librdkafka's report of an asynchronous commit: forget failed ones so they retry."""
         failed = [tp for tp in partitions if error is not None or tp.error is not None]
-        for tp in failed:
-            self._committed.pop((tp.topic, tp.partition), None)
         if failed:
             self.stats.commit_failures += 1
             self._observe("commit_failed", {"error": str(error or failed[0].error)})
+            forget = frozenset((t.topic, t.partition) for t in failed)
+            self._feed(ev.CommitFailed(self.clock.time(), forget))
+
+    # --- rebalances ---------------------------------------------------------------------------
 
     def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self.stats.rebalances += 1
-        self._assigned |= {(tp.topic, tp.partition) for tp in partitions}
-        self._fresh |= {(tp.topic, tp.partition) for tp in partitions}
         if not self._joined:
             self._joined = True
             self._last_record_at = self.clock.time()  # idleness counts from joining the group
+        self._callback(ev.Assigned(self.clock.time(), _partitions(partitions)))
         self._observe("assigned", {"partitions": sorted(tp.partition for tp in partitions)})
         log.info(
             "assigned %s",
@@ -441,148 +499,74 @@ class Worker:
 
     def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self.stats.rebalances += 1
-        revoked = {(tp.topic, tp.partition) for tp in partitions}
         failpoint(IN_ON_REVOKE)
-        self._commit(asynchronous=False, only=revoked)
-        self._forget(revoked)
-        self._observe("revoked", {"partitions": sorted(p for _, p in revoked)})
-        log.info(
-            "revoked %s",
-            sorted(p for _, p in revoked),
-            extra={"topic": self.config.topic, "partitions": sorted(p for _, p in revoked)},
-        )
+        self._callback(ev.Revoked(self.clock.time(), _partitions(partitions)))
+        revoked = sorted(tp.partition for tp in partitions)
+        self._observe("revoked", {"partitions": revoked})
+        log.info("revoked %s", revoked, extra={"topic": self.config.topic, "partitions": revoked})
 
     def _on_lost(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        # Another member may own these already: committing now could move its offsets.
+        # Another member may own these already: the core forgets them without a commit.
         self.stats.rebalances += 1
-        self._forget({(tp.topic, tp.partition) for tp in partitions})
-        self._observe("lost", {"partitions": sorted(tp.partition for tp in partitions)})
-        log.warning(
-            "lost %s",
-            sorted(tp.partition for tp in partitions),
-            extra={
-                "topic": self.config.topic,
-                "partitions": sorted(tp.partition for tp in partitions),
-            },
-        )
+        self._callback(ev.Lost(self.clock.time(), _partitions(partitions)))
+        lost = sorted(tp.partition for tp in partitions)
+        self._observe("lost", {"partitions": lost})
+        log.warning("lost %s", lost, extra={"topic": self.config.topic, "partitions": lost})
 
-    def _forget(self, partitions: set[Partition]) -> None:
-        orphaned = self._watermarks.drop(partitions)
-        self._debouncer.drop(orphaned)
-        self._held = [r for r in self._held if _partition_of(r) not in partitions]
-        for partition in partitions:
-            self._committed.pop(partition, None)
-        self._assigned -= partitions
-
-    # --- availability -------------------------------------------------------------------------
-
-    def _settle_assigned(self) -> None:
-        """Partitions assigned during the last poll start as the member is now: paused during an
-        outage or a configuration fault, reading otherwise. librdkafka keeps a partition's pause
-        flag across a revoke and a later assignment to the same member, so a partition paused in
-        an outage, revoked, and given back after it would never be read again; and one assigned
-        during an outage would be read into memory while nothing can be stored."""
-        fresh = [TopicPartition(t, p) for (t, p) in sorted(self._fresh) if (t, p) in self._assigned]
-        self._fresh.clear()
-        if not fresh:
-            return
-        if self._unavailable_since is not None or self._misconfigured is not None:
-            self.consumer.pause(fresh)
-        else:
-            self.consumer.resume(fresh)
-
-    def _become_unavailable(self, exc: Exception) -> None:
-        now = self.clock.time()
-        if self._unavailable_since is None:
-            self._unavailable_since = now
-            log.warning("dependency unavailable, pausing partitions: %s", exc)
-            self._observe("unavailable", {"error": str(exc)})
-            self.consumer.pause(self.consumer.assignment())
-        attempt = int((now - self._unavailable_since) // BACKOFF_BASE_S) + 1
-        self._retry_at = now + min(backoff(attempt), 5.0)
-
-    def _become_misconfigured(self, exc: DatabaseMisconfigured) -> None:
-        now = self.clock.time()
-        if self._misconfigured is None or str(self._misconfigured) != str(exc):
-            # One line naming the fix; the retries that follow say nothing until it changes.
-            log.error(
-                "%s; pausing partitions until it is fixed", exc, extra={"sqlstate": exc.sqlstate}
-            )
-            self._observe("misconfigured", {"error": str(exc), "sqlstate": exc.sqlstate})
-        if self._misconfigured is None:
-            self._misconfigured_attempts = 0
-            self.consumer.pause(self.consumer.assignment())
-        self._misconfigured = exc
-        self._misconfigured_attempts += 1
-        self._retry_at = now + backoff(self._misconfigured_attempts)
-
-    def _while_misconfigured(self, now: float) -> None:
-        # Keep polling (and so the group membership) while paused, as during an outage.
-        records = self.consumer.consume(num_messages=self.config.batch_size, timeout=0.5)
-        self._settle_assigned()
-        self._held.extend(r for r in records if self._usable(r))
-        if now < self._retry_at:
-            return
-        # The probe is the held work itself: it goes through once the database is fixed. Fresh
-        # connections: a pooled one keeps the session defaults it began with (read-only, say).
-        self.engine.dispose()
-        batch, self._held = self._held, []
-        batch_done = False
+    def _callback(self, event: Result) -> None:
+        self._in_callback = True
         try:
-            if batch:
-                self._handle_batch(batch)
-            batch_done = True
-            self._extract_due()
-        except DatabaseMisconfigured as exc:
-            if not batch_done:
-                self._held = batch
-            self._become_misconfigured(exc)
-            return
-        except RetryableError as exc:
-            if not batch_done:
-                self._held = batch
-            self._misconfigured = None  # now an outage: paused still, probed by ping
-            self._become_unavailable(exc)
-            return
-        log.info("database configuration fixed; resuming")
-        self._observe("configured", {})
-        self._misconfigured = None
-        self.consumer.resume(self.consumer.assignment())
-        self._commit(asynchronous=True)
+            self._feed(event)
+        finally:
+            self._in_callback = False
 
-    def _while_unavailable(self, now: float) -> None:
-        # Polling paused partitions returns no records but keeps this member in the group.
-        records = self.consumer.consume(num_messages=self.config.batch_size, timeout=0.5)
-        self._settle_assigned()
-        self._held.extend(r for r in records if self._usable(r))
-        if now < self._retry_at:
+    # --- availability, as observers see it -----------------------------------------------------
+
+    def _report_outage(self) -> None:
+        """Say when the core's view of the database changes ("unavailable", "available",
+        "misconfigured", "configured"); a misconfiguration is named once per distinct fix."""
+        kind, reported = self.core.outage(), self._reported_outage
+        met = self._outage_now
+        if kind is None:
+            if reported is not None:
+                fixed = reported[0] == "misconfigured"
+                log.info(f"database {'configuration fixed' if fixed else 'is back'}; resuming")
+                self._observe("configured" if fixed else "available", {})
+            self._reported_outage = None
             return
-        if not ping(self.engine):
-            self._retry_at = now + 2.0
+        error = met.error if met is not None else ""
+        if reported is not None and reported[0] == kind and (kind == "down" or not error):
             return
-        log.info("database is back; resuming")
-        self._observe("available", {})
-        self._unavailable_since = None
-        self.consumer.resume(self.consumer.assignment())
+        if reported is not None and reported == (kind, error):
+            return
+        self._reported_outage = (kind, error)
+        if kind == "down":
+            log.warning("dependency unavailable, pausing partitions: %s", error)
+            self._observe("unavailable", {"error": error})
+            return
+        # One line naming the fix; the retries that follow say nothing until it changes.
+        sqlstate = self._outage_sqlstate
+        log.error("%s; pausing partitions until it is fixed", error, extra={"sqlstate": sqlstate})
+        self._observe("misconfigured", {"error": error, "sqlstate": sqlstate})
 
     # --- idleness -----------------------------------------------------------------------------
 
     def _poll_timeout(self, now: float) -> float:
+        if self.core.outage() is not None:
+            return PAUSED_POLL_S
         timeout = self.config.batch_timeout_s
-        due = self._debouncer.next_due()
+        due = self.core.next_deadline()
         if due is not None:
             timeout = max(0.0, min(timeout, due - now))
         return timeout
 
     def _idle_and_caught_up(self, idle_s: float) -> bool:
-        if not self._joined or self._held or len(self._debouncer):
-            return False
-        if self._unavailable_since is not None or self._misconfigured is not None:
+        if not self._joined or not self.core.quiescent():
             return False
         if self.clock.time() - self._last_record_at < idle_s:
             return False
-        safe = self._watermarks.safe_offsets()
-        for topic, partition in self._assigned:
+        safe = self.core.safe_offsets()
+        for topic, partition in self.core.assigned():
             tp = TopicPartition(topic, partition)
             _low, high = self.consumer.get_watermark_offsets(tp, timeout=10, cached=False)
             position = safe.get((topic, partition))
@@ -600,3 +584,11 @@ def _partition_of(record: Message) -> Partition:
 
 def _offset_of(record: Message) -> int:
     return int(record.offset() or 0)
+
+
+def _partitions(partitions: list[TopicPartition]) -> frozenset[Partition]:
+    return frozenset((tp.topic, tp.partition) for tp in partitions)
+
+
+def _topic_partitions(partitions: frozenset[Partition]) -> list[TopicPartition]:
+    return [TopicPartition(topic, partition) for topic, partition in sorted(partitions)]
