@@ -129,7 +129,9 @@ class World:
         self.feed(event(self.now, frozenset(owned)))
         for partition in owned:
             self.position.pop(partition, None)
-            self.paused.discard(partition)
+            # As librdkafka does: a partition's pause flag survives its revoke, and holds if
+            # the same member is given the partition again (chaos seed 1 found a member that
+            # never read a partition again that way).
 
     def poll(self, per_partition: int, leak: bool = False) -> None:
         """Records from each assigned partition (paused ones too with ``leak``: a poll that

@@ -251,3 +251,21 @@ def test_pause_is_asked_once_per_partition() -> None:
     world.poll(2)
     world.tick(0.0)
     assert [c for c in world.issued if isinstance(c, Pause)] == [Pause(frozenset({P0}))]
+
+
+def test_a_partition_paused_revoked_and_given_back_is_read_again() -> None:
+    """librdkafka keeps the pause flag of a revoked partition: the core must resume a
+    partition it is given back, or it is never read again."""
+    world = World(_config(), partitions=2)
+    world.produce(0, ("u", "t0"))
+    world.assign({P0, P1})
+    world.poll(2)
+    world.complete_persist("down")  # an outage: every partition paused
+    assert world.paused == {P0, P1}
+    world.revoke({P0})
+    world.tick(1.1)
+    world.complete_probe(up=True)  # the held batch was P0's: dropped with it
+    assert P1 not in world.paused
+    world.produce(0, ("u", "t1"))
+    world.assign({P0})
+    assert P0 not in world.paused, "given back paused: it would never be read again"
