@@ -28,6 +28,12 @@ KINDS = (
     "postgres_restart",  # PostgreSQL stopped (fast mode) and started again
     "pg_terminate",  # consumer connections killed with pg_terminate_backend, mid-transaction
 )
+# Run only when asked for (--kinds): the database turned read-only (a standby after a failover)
+# for a few seconds: a configuration fault, so nothing may be dead-lettered and no offset may
+# pass unstored work; the members pause, probe with fresh connections and resume.
+OPTIONAL_KINDS = ("read_only",)
+# Read-only long enough for every member to meet it, short enough to leave time to converge.
+READ_ONLY_HOLD_S = (4.0, 8.0)
 # Seconds each kind takes on a busy two-core machine, to space the schedule. An armed worker
 # must start, join the group and reach its failpoint; a zombie sleeps past the 10 s session
 # timeout; a frozen-in-replace worker must first reach a replace; a broker restart is a JVM start.
@@ -40,9 +46,10 @@ COST_S = {
     "broker_restart": 15.0,
     "postgres_restart": 2.0,
     "pg_terminate": 1.0,
+    "read_only": 8.0,
 } | {f"failpoint:{name}": 10.0 for name in FAILPOINTS}
 # After the first round, cheap faults come more often than slow ones.
-REPEAT_WEIGHTS = {kind: 1.0 / max(1.0, COST_S[kind]) ** 0.5 for kind in KINDS}
+REPEAT_WEIGHTS = {kind: 1.0 / max(1.0, COST_S[kind]) ** 0.5 for kind in (*KINDS, *OPTIONAL_KINDS)}
 FIRST_FAULT_S = (4.0, 8.0)  # let the group form and the first topics debounce
 GAP_S = (1.0, 3.0)
 # A worker past the session timeout (10 s, cardwright.wiring) has lost its partitions.
@@ -58,9 +65,10 @@ class Fault:
 
 def schedule(seed: int, duration_s: float, kinds: tuple[str, ...] = KINDS) -> list[Fault]:
     """Every kind once in a seeded order, then random ones until ``duration_s`` is used."""
-    unknown = set(kinds) - set(KINDS)
+    unknown = set(kinds) - set(KINDS) - set(OPTIONAL_KINDS)
     if unknown:
-        raise ValueError(f"unknown fault kinds {sorted(unknown)}; known: {list(KINDS)}")
+        known = [*KINDS, *OPTIONAL_KINDS]
+        raise ValueError(f"unknown fault kinds {sorted(unknown)}; known: {known}")
     rng = random.Random(f"faults-{seed}")
     first = list(kinds)
     rng.shuffle(first)
@@ -99,6 +107,8 @@ def _params(rng: random.Random, kind: str) -> dict[str, Any]:
         params["hard"] = rng.random() < 0.5
     elif kind == "sigkill":
         params["respawn_s"] = round(rng.uniform(0.5, 4.0), 2)
+    elif kind == "read_only":
+        params["hold_s"] = round(rng.uniform(*READ_ONLY_HOLD_S), 2)
     return params
 
 

@@ -110,6 +110,8 @@ class Injector:
             return self.stack.restart_postgres()
         if kind == "pg_terminate":
             return self.stack.terminate_backends(self.database)
+        if kind == "read_only":
+            return self.stack.read_only(self.database, float(params["hold_s"]))
         if kind == "scale_up":
             return {"worker": self.cluster.spawn().name}
         if kind == "zombie_in_replace":

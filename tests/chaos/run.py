@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.chaos import report
-from tests.chaos.faults import KINDS, estimated_end, schedule
+from tests.chaos.faults import KINDS, OPTIONAL_KINDS, estimated_end, schedule
 from tests.chaos.harness import ChaosRun, Settings
 from tests.chaos.injector import FaultRecord, Injector
 from tests.chaos.scenarios import SCENARIOS, run_scenario
@@ -167,7 +167,11 @@ def main(argv: list[str] | None = None) -> int:
         "--groups", type=int, default=1, help="consumer groups on one database (default 1)"
     )
     parser.add_argument("--out", type=Path, help="output directory (default: a new temp dir)")
-    parser.add_argument("--kinds", help=f"comma-separated fault kinds (default: {','.join(KINDS)})")
+    parser.add_argument(
+        "--kinds",
+        help=f"comma-separated fault kinds (default: {','.join(KINDS)}; "
+        f"opt-in: {','.join(OPTIONAL_KINDS)})",
+    )
     parser.add_argument("--planted", help="switch on a planted bug in every worker")
     parser.add_argument(
         "--scenario",
@@ -186,8 +190,9 @@ def main(argv: list[str] | None = None) -> int:
     if min(args.minutes, args.workers, args.partitions, args.groups) <= 0 or not seeds:
         parser.error("--minutes, --workers, --partitions, --groups and seeds must be positive")
     kinds = tuple(k for k in (args.kinds or "").split(",") if k) or KINDS
-    if set(kinds) - set(KINDS):
-        parser.error(f"unknown fault kinds {sorted(set(kinds) - set(KINDS))}")
+    unknown = set(kinds) - set(KINDS) - set(OPTIONAL_KINDS)
+    if unknown:
+        parser.error(f"unknown fault kinds {sorted(unknown)}")
     out = (args.out or Path(tempfile.mkdtemp(prefix=f"chaos-{args.seed}-"))).absolute()
     results = []
     stack = ChaosStack(args.kafka_port, args.postgres_port)

@@ -193,6 +193,22 @@ class ChaosStack:
         native_postgres.wait_ready(self.config)
         return {"took_s": _since(started)}
 
+    def read_only(self, database: str, hold_s: float) -> dict[str, Any]:
+        """Make ``database`` read-only for new sessions (as a standby is), end the existing
+        ones so every member meets it, hold, then make it writable again."""
+        name = sql.Identifier(database)
+        with psycopg.connect(self.admin_conninfo(), autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("ALTER DATABASE {} SET default_transaction_read_only = on").format(name)
+            )
+        terminated = self.terminate_backends(database, look_s=0.0)
+        time.sleep(hold_s)
+        with psycopg.connect(self.admin_conninfo(), autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("ALTER DATABASE {} RESET default_transaction_read_only").format(name)
+            )
+        return {"hold_s": hold_s, **terminated}
+
     def terminate_backends(self, database: str, look_s: float = 3.0) -> dict[str, Any]:
         """Kill the consumers' connections, waiting up to ``look_s`` for one mid-transaction."""
         query = """
