@@ -27,6 +27,9 @@ COMMIT_BEFORE_EXTRACTION = "commit_before_extraction"  # offsets pass events not
 REPLACE_WITHOUT_LOCK = "replace_without_lock"  # no per-topic lock in the replace transaction
 SKIP_FRESHNESS_FENCE = "skip_freshness_fence"  # stale extractions may overwrite newer cards
 EDITS_WITHOUT_REVISION_CHECK = "edits_without_revision_check"  # older revisions overwrite newer
+# Bugs the first checker was blind to, because it shared the product's code and assumptions:
+THREE_DIGIT_YEAR = "three_digit_year"  # the hash writes year 999 as "999" (strftime's %Y)
+FIRST_EVENT_WINS = "first_event_wins"  # the first stored event stays, not the highest
 
 
 def _commit_before_extraction() -> None:
@@ -60,11 +63,34 @@ def _edits_without_revision_check() -> None:
     messages._supersedes_stored = lambda excluded: table.c.revision != excluded.revision
 
 
+def _three_digit_year() -> None:
+    from datetime import UTC, datetime
+
+    from cardwright.schema import source_hash
+
+    def strftime_utc(moment: datetime) -> str:
+        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+    source_hash.utc_text = strftime_utc  # type: ignore[attr-defined]
+
+
+def _first_event_wins() -> None:
+    from sqlalchemy import false
+
+    from cardwright.storage import messages
+
+    messages._newer = lambda candidate, current: False
+    messages._supersedes = lambda event, stored: False
+    messages._supersedes_stored = lambda excluded: false()
+
+
 PLANTED: dict[str, Callable[[], None]] = {
     COMMIT_BEFORE_EXTRACTION: _commit_before_extraction,
     REPLACE_WITHOUT_LOCK: _replace_without_lock,
     SKIP_FRESHNESS_FENCE: _skip_freshness_fence,
     EDITS_WITHOUT_REVISION_CHECK: _edits_without_revision_check,
+    THREE_DIGIT_YEAR: _three_digit_year,
+    FIRST_EVENT_WINS: _first_event_wins,
 }
 
 
