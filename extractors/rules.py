@@ -118,7 +118,7 @@ _findings = TextMemo(_read_text, _MEMO_BYTES)
 
 
 @dataclass(slots=True)
-class _Card:
+class MergedCard:
     """One card being merged: where it was first seen and every message that mentions it."""
 
     kind: CardKind
@@ -140,7 +140,7 @@ class _Cards:
     """All cards of one topic, keyed by (kind, key)."""
 
     def __init__(self) -> None:
-        self._cards: dict[tuple[CardKind, str], _Card] = {}
+        self._cards: dict[tuple[CardKind, str], MergedCard] = {}
 
     def read(self, position: int, message_id: str, text: str) -> None:
         for kind, key, title, body, offset in _findings(text):
@@ -161,16 +161,18 @@ class _Cards:
             for card in ordered
         ]
 
-    def _card(self, kind: CardKind, key: str, title: str, body: str, at: tuple[int, int]) -> _Card:
+    def _card(
+        self, kind: CardKind, key: str, title: str, body: str, at: tuple[int, int]
+    ) -> MergedCard:
         """The card for (kind, key); the first mention sets its title, body and position."""
         card = self._cards.get((kind, key))
         if card is None:
-            card = _Card(kind=kind, key=key, title=title, body=body, first=at)
+            card = MergedCard(kind=kind, key=key, title=title, body=body, first=at)
             self._cards[(kind, key)] = card
         return card
 
 
-def _body(card: _Card) -> str:
+def _body(card: MergedCard) -> str:
     if card.kind in _ENTITY_KINDS:
         times = "once" if card.mentions == 1 else f"{card.mentions} times"
         messages = len(card.message_ids)

@@ -16,10 +16,9 @@ cites every message that mentions it, in order; the output order is stable.
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field
 
 from cardwright.extractors.memo import TextMemo
-from cardwright.extractors.rules import RULES2_VERSION, RulesExtractor
+from cardwright.extractors.rules import RULES2_VERSION, MergedCard, RulesExtractor
 from cardwright.extractors.rules2 import dates, gazetteer, lexicon, statements, text
 from cardwright.extractors.rules2.entities import find_entities
 from cardwright.extractors.rules2.text import find_urls, mask_code, mask_urls
@@ -82,23 +81,6 @@ def read_text(raw: str) -> tuple[Finding, ...]:
 _findings = TextMemo(read_text, _MEMO_BYTES)
 
 
-@dataclass(slots=True)
-class _Card:
-    kind: CardKind
-    key: str
-    title: str
-    body: str
-    first: tuple[int, int]
-    message_ids: list[str] = field(default_factory=list)
-    mentions: int = 0
-
-    def cite(self, message_id: str) -> None:
-        self.mentions += 1
-        # Messages arrive in order, so checking the last id is enough to keep ids unique.
-        if not self.message_ids or self.message_ids[-1] != message_id:
-            self.message_ids.append(message_id)
-
-
 class Rules2Extractor(RulesExtractor):
     """rules@2, what ``RulesExtractor(version="2")`` builds: a RulesExtractor of version 2."""
 
@@ -110,7 +92,7 @@ class Rules2Extractor(RulesExtractor):
         super().__init__(version)
 
     def extract(self, snapshot: TopicSnapshot) -> list[CardDraft]:
-        cards: dict[tuple[CardKind, str], _Card] = {}
+        cards: dict[tuple[CardKind, str], MergedCard] = {}
         for position, message in enumerate(snapshot.messages):
             _read(cards, position, message)
         return _drafts(_fold_names(cards, snapshot))
@@ -119,7 +101,9 @@ class Rules2Extractor(RulesExtractor):
         return "Rules2Extractor()"
 
 
-def _read(cards: dict[tuple[CardKind, str], _Card], position: int, message: LiveMessage) -> None:
+def _read(
+    cards: dict[tuple[CardKind, str], MergedCard], position: int, message: LiveMessage
+) -> None:
     findings = _findings(message.text)
     if not findings:
         return
@@ -133,24 +117,26 @@ def _read(cards: dict[tuple[CardKind, str], _Card], position: int, message: Live
             title = iso if title == iso else f"{iso} ({title})"
         card = cards.get((kind, key))
         if card is None:
-            card = _Card(kind, key, title, body, (position, offset))
+            card = MergedCard(kind, key, title, body, (position, offset))
             cards[(kind, key)] = card
         card.cite(message.message_id)
 
 
-def _fold_names(cards: dict[tuple[CardKind, str], _Card], snapshot: TopicSnapshot) -> list[_Card]:
+def _fold_names(
+    cards: dict[tuple[CardKind, str], MergedCard], snapshot: TopicSnapshot
+) -> list[MergedCard]:
     """A lone name that is part of exactly one longer person's name joins that person's card."""
     values = list(cards.values())
     people = [c for c in values if c.kind is CardKind.PERSON and " " in c.key]
     if not people:
         return values
-    by_part: dict[str, list[_Card]] = {}
+    by_part: dict[str, list[MergedCard]] = {}
     for card in people:
         parts = card.key.split()
         for part in parts[1:] if card.key.startswith(_TITLES) else parts:
             by_part.setdefault(part, []).append(card)
     order: dict[str, int] = {}
-    kept: list[_Card] = []
+    kept: list[MergedCard] = []
     for card in cards.values():
         owners = by_part.get(card.key, []) if card.kind is CardKind.PERSON else []
         if " " not in card.key and len(owners) == 1:
@@ -169,7 +155,7 @@ def _fold_names(cards: dict[tuple[CardKind, str], _Card], snapshot: TopicSnapsho
 _TITLES = tuple(f"{t.lower()} " for t in gazetteer.PERSON_TITLES)
 
 
-def _drafts(cards: list[_Card]) -> list[CardDraft]:
+def _drafts(cards: list[MergedCard]) -> list[CardDraft]:
     # (kind, key) is unique, so the order is total and stable.
     ordered = sorted(cards, key=lambda c: (_KIND_ORDER[c.kind], c.first, c.key))
     drafts = []
