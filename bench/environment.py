@@ -38,6 +38,8 @@ BENCH_PARTITIONS = 6
 class Stack:
     bootstrap: str
     admin_database_url: str
+    # How it was started, for measurements that stop and start a service (bench.outage).
+    config: StackConfig | None = None
 
 
 @contextmanager
@@ -53,7 +55,7 @@ def bench_stack(keep: bool = False) -> Iterator[Stack]:
     was_running = config.state_dir.is_dir() and native.status(config).running
     native.up(config)
     try:
-        yield Stack(config.bootstrap, config.database_url)
+        yield Stack(config.bootstrap, config.database_url, config)
     finally:
         if not keep and not was_running:
             native.down(config)

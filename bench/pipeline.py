@@ -152,14 +152,27 @@ def throughput(
     """Events/s from the first poll until lag 0 and every topic extracted."""
     done, logs = run_members(target, processes, topics, timeout_s)
     seconds = done - first(logs, "assigned")
+    runs = count_runs(target)
     return {
         "processes": processes,
         "events": events,
         "topics": topics,
         "seconds": round(seconds, 3),
         "events_per_s": round(events / seconds, 1),
+        "runs": runs,
+        "runs_per_topic": round(runs / topics, 3),
         "peak_rss_mb": peak_rss_mb(logs),
     }
+
+
+def count_runs(target: Target) -> int:
+    """Extraction runs recorded in the target's database (each one an extractor call)."""
+    engine = make_engine(target.database_url)
+    try:
+        with engine.connect() as connection:
+            return int(connection.execute(text("SELECT count(*) FROM extract_runs")).scalar_one())
+    finally:
+        engine.dispose()
 
 
 def replay(target: Target, events: int, topics: int, timeout_s: float) -> dict[str, Any]:
@@ -171,17 +184,13 @@ def replay(target: Target, events: int, topics: int, timeout_s: float) -> dict[s
         capture_output=True,
         timeout=60,
     )
-    engine = make_engine(target.database_url)
-    with engine.connect() as connection:
-        runs_before = connection.execute(text("SELECT count(*) FROM extract_runs")).scalar_one()
+    runs_before = count_runs(target)
     done, logs = run_members(target, 1, topics, timeout_s)
-    with engine.connect() as connection:
-        runs_after = connection.execute(text("SELECT count(*) FROM extract_runs")).scalar_one()
-    engine.dispose()
+    runs_after = count_runs(target)
     seconds = done - first(logs, "assigned")
     return {
         "events": events,
         "seconds": round(seconds, 3),
         "events_per_s": round(events / seconds, 1),
-        "new_runs": int(runs_after) - int(runs_before),
+        "new_runs": runs_after - runs_before,
     }

@@ -16,7 +16,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import cost, extractor_quality, freshness, peer, pipeline, references, report
+from bench import (
+    cost,
+    extractor_quality,
+    floor,
+    freshness,
+    outage,
+    peer,
+    pipeline,
+    references,
+    report,
+)
 from bench.environment import bench_stack, fresh_database, fresh_topic, machine
 from bench.loadgen import LoadSpec, distinct_messages, generate, publish_backlog
 
@@ -29,6 +39,7 @@ MEASUREMENTS = (
     "cost",
     "memory",
     "extractors",
+    "outage",
 )
 # One measurement that does not finish in this long is reported as failed; a full run of all
 # of them takes a few minutes on 2 cores.
@@ -43,6 +54,9 @@ class Plan:
     naive_budget_s: float
     lengths: list[int]
     pending: list[int]
+    # Events arriving while PostgreSQL is stopped, and for how long it is.
+    outage_events: int
+    outage_s: float
 
 
 FULL = Plan(
@@ -52,6 +66,8 @@ FULL = Plan(
     naive_budget_s=20.0,
     lengths=[10, 100, 1000, 10_000],
     pending=[1000, 10_000, 100_000],
+    outage_events=200_000,
+    outage_s=60.0,
 )
 QUICK = Plan(
     load=LoadSpec(users=50, topics=400, messages_per_topic=20),
@@ -60,6 +76,8 @@ QUICK = Plan(
     naive_budget_s=6.0,
     lengths=[10, 100, 1000],
     pending=[1000, 10_000],
+    outage_events=20_000,
+    outage_s=10.0,
 )
 
 
@@ -124,7 +142,16 @@ def run(
         one_target = pipeline.new_target(stack, topic, "one")
         one = pipeline.throughput(one_target, 1, n_events, n_topics, MEASUREMENT_TIMEOUT_S)
         results["throughput"] = {"one": one}
-        say(f"cardwright, 1 member: {one['events_per_s']:,.0f} events/s ({one['seconds']}s)")
+        say(
+            f"cardwright, 1 member: {one['events_per_s']:,.0f} events/s ({one['seconds']}s, "
+            f"{one['runs_per_topic']} runs per topic)"
+        )
+        results["floor"] = floor.measure(one_target.database_url, n_events)
+        say(
+            f"extraction floor ({results['floor']['extractor']} alone, in-process): "
+            f"{results['floor']['events_per_s']:,.0f} events/s"
+        )
+        report.write(out, "floor", header, results["floor"])
     if "throughput" in wanted:
         two = pipeline.throughput(
             pipeline.new_target(stack, topic, "two"), 2, n_events, n_topics, MEASUREMENT_TIMEOUT_S
@@ -185,8 +212,21 @@ def run(
         else:
             say(f"Quix Streams peer did not run: {results['peer']['why']}")
         report.write(out, "peer", header, results["peer"])
+    if "outage" in wanted:
+        results["outage"] = database_outage(stack, plan, seed)
+        report.write(out, "outage", header, results["outage"])
     in_process(results, wanted, plan, seed, header, out)
     return results
+
+
+def database_outage(stack: Any, plan: Plan, seed: int) -> dict[str, Any]:
+    row = outage.measure(stack, plan.outage_events, plan.outage_s, seed, MEASUREMENT_TIMEOUT_S)
+    say(
+        f"PostgreSQL stopped {row['outage_s']:.0f}s while {row['events']:,} events arrived: "
+        f"member peak RSS {row['peak_rss_mb']} MB (before {row['rss_before_mb']} MB); "
+        f"caught up {row['caught_up_after_restart_s']}s after the restart"
+    )
+    return row
 
 
 def in_process(
@@ -238,7 +278,12 @@ def summarise(results: dict[str, Any], out: Path) -> None:
     for row in checks:
         verdict = {True: "met", False: "MISSED", None: "not measured"}[row["met"]]
         say(f"  {row['target']:<50} {report.fmt(row['measured']):>10}  {verdict}")
-    report.write(out, "summary", results["header"], {"ratios": found, "targets": checks})
+    report.write(
+        out,
+        "summary",
+        results["header"],
+        {"ratios": found, **report.figures(results), "targets": checks},
+    )
     png = report.plot(results, out / "plot.png")
     say(f"results in {out}" + (f", plot {png}" if png else " (no matplotlib: no plot)"))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
+from bench import floor
 from bench.environment import Stack
 from bench.loadgen import LoadSpec, generate, publish_backlog
 from bench.pipeline import Target, replay, throughput
@@ -36,6 +37,11 @@ def test_throughput_and_replay_measure_a_tiny_backlog_to_the_end(
         messages = connection.execute(text("SELECT count(*) FROM messages")).scalar_one()
     assert current == TINY.topics  # "done" meant every topic's cards were current
     assert messages == TINY.topics * TINY.messages_per_topic
+    assert first["runs"] >= TINY.topics  # every topic was extracted at least once
+
+    alone = floor.measure(pipeline.database_url, len(events))
+    assert alone["topics"] == TINY.topics
+    assert alone["events_per_s"] is not None and alone["events_per_s"] > 0
 
     again = replay(target, len(events), TINY.topics, timeout_s=120)
     assert again["new_runs"] == 0  # a replay with the same extractor derives nothing new
