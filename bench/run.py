@@ -261,10 +261,14 @@ def in_process(
 
 
 def extractors(seed: int) -> dict[str, Any]:
-    """rules@1 and rules@2 side by side, in-process: speed per new text, and precision and
-    recall on the labelled set (tests/labeled)."""
+    """rules@1 and rules@2 side by side, in-process: speed per new text, precision and recall
+    per kind on the labelled set (tests/labeled), and rules@2's time on adversarial 32 KiB texts."""
     found = {"speed": extractor_quality.speed(seed), "quality": extractor_quality.quality()}
     say(f"rules@2 / rules@1 speed per new text: {found['speed']['text']['ratio']} x")
+    lines = extractor_quality.linearity()
+    worst = max(row["ms_32KiB"] for row in lines.values())
+    found["linearity_rules2"] = {"worst_ms_32KiB": worst, "families": lines}
+    say(f"rules@2 slowest adversarial 32 KiB text: {worst} ms (bound 20 ms)")
     return found
 
 
