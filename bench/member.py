@@ -20,32 +20,29 @@ from typing import Any
 
 import orjson
 
+from cardwright.consumers import observations as obs
 from cardwright.settings import load_settings
 from cardwright.wiring import build_worker
 
 
 class EventLog:
-    """Buffers timestamped worker events in memory; written once at exit to stay off the path."""
+    """Buffers timestamped observations in memory; written once at exit to stay off the path."""
 
     def __init__(self, detail: bool) -> None:
         self.detail = detail
         self.lines: list[list[Any]] = []
         self._assigned = False
 
-    def __call__(self, name: str, fields: dict[str, Any]) -> None:
+    def __call__(self, observation: obs.Observation) -> None:
         now = time.time()
-        if name == "assigned" and not self._assigned:
-            self._assigned = True
-            self.lines.append(["assigned", now])
-        elif not self.detail:
-            return
-        elif name == "batch":
-            applied = [a[3:7] for a in fields["applied"]]  # user, topic, message, revision
-            self.lines.append(["batch", now, applied])
-        elif name == "run":
-            self.lines.append(
-                ["run", now, fields["user_id"], fields["topic_id"], fields["outcome"]]
-            )
+        match observation:
+            case obs.PartitionsAssigned() if not self._assigned:
+                self._assigned = True
+                self.lines.append(["assigned", now])
+            case obs.BatchPersisted(applied=applied) if self.detail:
+                self.lines.append(["batch", now, [list(a[3:7]) for a in applied]])
+            case obs.RunFinished(user_id, topic_id, outcome) if self.detail:
+                self.lines.append(["run", now, user_id, topic_id, outcome])
 
     def write(self, path: Path) -> None:
         peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

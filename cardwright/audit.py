@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
 
 import orjson
 
+from cardwright.consumers import observations as obs
 from cardwright.schema.errors import ConfigurationError
 
 ENV = "CARDWRIGHT_AUDIT_LOG"
 SKIPPED = frozenset({"turn"})
-
-Observer = Callable[[str, dict[str, Any]], None]
 
 
 class AuditLog:
@@ -39,7 +37,8 @@ class AuditLog:
         self._instance = instance
         self._pid = os.getpid()
 
-    def __call__(self, name: str, fields: dict[str, Any]) -> None:
+    def __call__(self, observation: obs.Observation) -> None:
+        name = observation.name
         if name in SKIPPED:
             return
         line = {
@@ -48,7 +47,7 @@ class AuditLog:
             "instance": self._instance,
             "pid": self._pid,
             "event": name,
-            **fields,
+            **obs.fields(observation),
         }
         # Commit offsets are keyed by partition number: orjson writes such keys as strings.
         data = orjson.dumps(line, default=str, option=orjson.OPT_NON_STR_KEYS) + b"\n"

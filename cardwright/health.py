@@ -29,7 +29,9 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from cardwright.consumers.metrics import WorkerMetrics, fan_out
+from cardwright.consumers import observations as obs
+from cardwright.consumers.metrics import WorkerMetrics
+from cardwright.consumers.observations import fan_out
 from cardwright.consumers.worker import Worker
 from cardwright.schema.errors import ConfigurationError
 from cardwright.settings import Settings
@@ -72,30 +74,30 @@ class Health:
         self._db_checked_at = float("-inf")
         self._db_answered = False
 
-    def __call__(self, name: str, fields: dict[str, Any]) -> None:
+    def __call__(self, observation: obs.Observation) -> None:
         with self._lock:
-            # Any event comes from the worker thread: a long run of extractions within one
-            # turn still shows the loop is alive.
+            # Any observation comes from the worker thread: it shows the loop is alive.
             self._last_turn = self._clock()
-            if name == "turn" and self._turns_since_back is not None:
-                self._turns_since_back += 1
-                if self._turns_since_back >= _TURNS_TO_BE_BACK:
+            match observation:
+                case obs.Turn() if self._turns_since_back is not None:
+                    self._turns_since_back += 1
+                    if self._turns_since_back >= _TURNS_TO_BE_BACK:
+                        self._turns_since_back = None
+                case obs.PartitionsAssigned(partitions):
+                    self._partitions |= set(partitions)
+                case obs.PartitionsRevoked(partitions) | obs.PartitionsLost(partitions):
+                    self._partitions -= set(partitions)
+                case obs.DatabaseUnavailable():
+                    self._worker_says_db_down = True
                     self._turns_since_back = None
-            elif name == "assigned":
-                self._partitions |= set(fields.get("partitions", ()))
-            elif name in ("revoked", "lost"):
-                self._partitions -= set(fields.get("partitions", ()))
-            elif name == "unavailable":
-                self._worker_says_db_down = True
-                self._turns_since_back = None
-            elif name == "available":
-                self._worker_says_db_down = False
-                self._turns_since_back = 0
-                self._db_checked_at = float("-inf")  # believe the next probe, not a cached "no"
-            elif name == "misconfigured":
-                self._misconfigured = str(fields.get("error", "database misconfigured"))
-            elif name == "configured":
-                self._misconfigured = None
+                case obs.DatabaseAvailable():
+                    self._worker_says_db_down = False
+                    self._turns_since_back = 0
+                    self._db_checked_at = float("-inf")  # believe the next probe, not a "no"
+                case obs.DatabaseMisconfigured(error):
+                    self._misconfigured = error
+                case obs.DatabaseConfigured():
+                    self._misconfigured = None
 
     def liveness(self) -> tuple[bool, dict[str, Any]]:
         with self._lock:
@@ -204,13 +206,13 @@ class Operations:
         self._server: HealthServer | None = None
 
     @property
-    def observer(self) -> Callable[[str, dict[str, Any]], None] | None:
+    def observer(self) -> obs.Observer | None:
         """The ``on_event`` callback for ``build_worker`` (None when metrics are off)."""
         return None if self.metrics is None else fan_out(self.metrics, self._observe_health)
 
-    def _observe_health(self, name: str, fields: dict[str, Any]) -> None:
+    def _observe_health(self, observation: obs.Observation) -> None:
         if self.health is not None:
-            self.health(name, fields)
+            self.health(observation)
 
     @contextmanager
     def serving(self, worker: Worker) -> Iterator[None]:

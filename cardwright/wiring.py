@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from confluent_kafka import Consumer
@@ -14,7 +13,7 @@ from sqlalchemy import Engine
 from cardwright.audit import audit_from_env
 from cardwright.consumers.dlq import DeadLetters
 from cardwright.consumers.extraction import TopicExtraction
-from cardwright.consumers.metrics import fan_out
+from cardwright.consumers.observations import Observer, fan_out
 from cardwright.consumers.worker import Worker, WorkerConfig
 from cardwright.extractors.base import Extractor
 from cardwright.producers.kafka_config import client_config, client_properties
@@ -67,7 +66,7 @@ def build_worker(
     settings: Settings,
     group_id: str | None = None,
     extractor: Extractor | None = None,
-    on_event: Callable[[str, dict[str, Any]], None] | None = None,
+    on_event: Observer | None = None,
     instance: str | None = None,
 ) -> Worker:
     instance = instance or instance_name()
@@ -94,7 +93,7 @@ def build_worker(
         extract_attempts=settings.extract_attempts,
         instance=instance,
     )
-    # CARDWRIGHT_AUDIT_LOG: every worker event also goes to an append-only JSON-lines file.
+    # CARDWRIGHT_AUDIT_LOG: every observation also goes to an append-only JSON-lines file.
     observer = fan_out(on_event, audit_from_env(instance))
     worker = Worker(worker_config, consumer, engine, extraction, dead_letters, on_event=observer)
     workers.append(worker)

@@ -1,9 +1,10 @@
-"""Prometheus metrics of one consumer group member, fed by the Worker's ``on_event`` callback.
+"""Prometheus metrics of one consumer group member, fed by the Worker's observations.
 
-``WorkerMetrics`` is an observer: the Worker calls it with ``(name, fields)`` on its own thread,
+``WorkerMetrics`` is an observer: the Worker calls it with each typed observation
+(consumers/observations.py) on its own thread,
 and it updates counters, histograms and gauges in a per-process ``CollectorRegistry`` that the
 health server (cardwright.health) exposes on ``/metrics``. Gauges that need the consumer
-(per-partition offsets, consumers.partition_metrics) are refreshed from the ``turn`` event, at
+(per-partition offsets, consumers.partition_metrics) are refreshed from the ``Turn`` observation, at
 most every few seconds, because the consumer is not safe to touch from the HTTP thread.
 """
 
@@ -11,14 +12,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.process_collector import ProcessCollector
 
+from cardwright.consumers import observations as obs
 from cardwright.consumers.partition_metrics import PartitionGauges, WorkerView
-
-Observer = Callable[[str, dict[str, Any]], None]
 
 # Pending-topic gauges are cheap but oldest_pending_age scans every pending topic: once a second
 # is fresher than any scrape interval and costs nothing measurable.
@@ -31,17 +30,6 @@ BATCH_BUCKETS = (1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000)
 # Extraction and the replace transaction: milliseconds for the rules extractor, seconds for a
 # model behind an HTTP endpoint (whose timeout defaults to 30 s).
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
-
-
-def fan_out(*observers: Observer | None) -> Observer:
-    """One ``on_event`` callback that calls each given observer in turn."""
-    chosen = [o for o in observers if o is not None]
-
-    def observe(name: str, fields: dict[str, Any]) -> None:
-        for observer in chosen:
-            observer(name, fields)
-
-    return observe
 
 
 class WorkerMetrics:
@@ -131,15 +119,30 @@ class WorkerMetrics:
     def attach(self, worker: WorkerView) -> None:
         self._worker = worker
 
-    def __call__(self, name: str, fields: dict[str, Any]) -> None:
-        handler = getattr(self, f"_on_{name}", None)
-        if handler is not None:
-            handler(fields)
+    def __call__(self, observation: obs.Observation) -> None:
+        match observation:
+            case obs.Turn(pending):
+                self._on_turn(pending)
+            case obs.BatchPersisted():
+                self._on_batch(observation)
+            case obs.RunFinished():
+                self._on_run(observation)
+            case obs.Committed(topic, offsets):
+                self.commits.inc()
+                self.partitions.committed_now(topic, offsets)
+            case obs.CommitRefused():
+                self.commit_failures.inc()
+            case obs.PartitionsAssigned() | obs.PartitionsRevoked() | obs.PartitionsLost():
+                self._rebalanced(observation.name)
+            case obs.DatabaseUnavailable():
+                self.database_available.set(0)
+            case obs.DatabaseAvailable():
+                self.database_available.set(1)
 
-    # --- events -------------------------------------------------------------------------------
+    # --- observations -------------------------------------------------------------------------
 
-    def _on_turn(self, fields: dict[str, Any]) -> None:
-        self.pending.set(fields.get("pending", 0))
+    def _on_turn(self, pending: int) -> None:
+        self.pending.set(pending)
         now = self._clock()
         if self._worker is None:
             return
@@ -153,54 +156,29 @@ class WorkerMetrics:
             self._lag_at = now
             self.partitions.refresh(self._worker)
 
-    def _on_batch(self, fields: dict[str, Any]) -> None:
-        size = int(fields.get("size", 0))
-        self.events.inc(size)
-        self.batch_size.observe(size)
-        self.persisted.inc(int(fields.get("changed", 0)))
-        for reason in fields.get("dead_reasons", ()):
+    def _on_batch(self, batch: obs.BatchPersisted) -> None:
+        self.events.inc(batch.size)
+        self.batch_size.observe(batch.size)
+        self.persisted.inc(batch.changed)
+        for reason in batch.dead_reasons:
             self.dead_letters.labels(reason=reason).inc()
         # Topics found current while persisting need no hash: the same no-op, decided earlier.
-        current = len(fields.get("current", ()))
-        if current:
-            self.runs.labels(outcome="noop").inc(current)
+        if batch.current:
+            self.runs.labels(outcome="noop").inc(len(batch.current))
         self._last_event_wall = self._wall()
         self.last_event.set(self._last_event_wall)
 
-    def _on_run(self, fields: dict[str, Any]) -> None:
-        outcome = str(fields.get("outcome"))
-        self.runs.labels(outcome=outcome).inc()
-        if outcome in ("new", "reused"):
+    def _on_run(self, run: obs.RunFinished) -> None:
+        self.runs.labels(outcome=run.outcome).inc()
+        if run.outcome in ("new", "reused"):
             self.derivations.inc()
-        if outcome != "failed":
+        if run.outcome != "failed":
             self._last_run_wall = self._wall()
             self.last_run.set(self._last_run_wall)
-        if fields.get("extract_s"):
-            self.extract_seconds.observe(fields["extract_s"])
-        if fields.get("replace_s"):
-            self.replace_seconds.observe(fields["replace_s"])
-
-    def _on_commit(self, fields: dict[str, Any]) -> None:
-        self.commits.inc()
-        self.partitions.committed_now(str(fields.get("topic")), fields.get("offsets", {}))
-
-    def _on_commit_failed(self, _fields: dict[str, Any]) -> None:
-        self.commit_failures.inc()
-
-    def _on_assigned(self, fields: dict[str, Any]) -> None:
-        self._rebalanced("assigned")
-
-    def _on_revoked(self, fields: dict[str, Any]) -> None:
-        self._rebalanced("revoked")
-
-    def _on_lost(self, fields: dict[str, Any]) -> None:
-        self._rebalanced("lost")
-
-    def _on_unavailable(self, _fields: dict[str, Any]) -> None:
-        self.database_available.set(0)
-
-    def _on_available(self, _fields: dict[str, Any]) -> None:
-        self.database_available.set(1)
+        if run.extract_s:
+            self.extract_seconds.observe(run.extract_s)
+        if run.replace_s:
+            self.replace_seconds.observe(run.replace_s)
 
     def _rebalanced(self, kind: str) -> None:
         self.rebalances.labels(kind=kind).inc()

@@ -17,8 +17,8 @@ work itself is the probe, retried with backoff; the member says once what to fix
 ready meanwhile (docs/design.md, "Failures: four classes"). Contention on a topic's replace is
 retried for that topic alone.
 
-Observers get ``(name, fields)`` payloads ("turn", "batch", "run", "commit", "assigned", ...),
-which metrics, health and the audit log read.
+Observers (metrics, health, the audit log) get typed observations (consumers/observations.py):
+a turn, a batch persisted, a run finished, a commit, an assignment, the database's state.
 """
 
 from __future__ import annotations
@@ -26,9 +26,8 @@ from __future__ import annotations
 import logging
 import signal
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from confluent_kafka import (
     OFFSET_INVALID,
@@ -41,6 +40,7 @@ from confluent_kafka import (
 from sqlalchemy import Engine
 
 from cardwright.consumers import core_events as ev
+from cardwright.consumers import observations as obs
 from cardwright.consumers.clock import Clock, SystemClock
 from cardwright.consumers.core import CoreConfig, MemberCore
 from cardwright.consumers.dlq import DeadLetters
@@ -110,7 +110,7 @@ class Worker:
         extraction: TopicExtraction,
         dead_letters: DeadLetters,
         clock: Clock | None = None,
-        on_event: Callable[[str, dict[str, Any]], None] | None = None,
+        on_event: obs.Observer | None = None,
     ) -> None:
         self.config = config
         self.consumer = consumer
@@ -119,7 +119,7 @@ class Worker:
         self.dead_letters = dead_letters
         self.clock = clock or SystemClock()
         self.stats = WorkerStats()
-        self._observe = on_event or (lambda _name, _fields: None)
+        self._observe: obs.Observer = on_event or (lambda _observation: None)
         self.core: MemberCore[Message] = MemberCore(
             CoreConfig(
                 debounce_s=config.debounce_s,
@@ -193,7 +193,7 @@ class Worker:
 
     def _turn(self) -> None:
         now = self.clock.time()
-        self._observe("turn", {"pending": self.core.pending_count()})
+        self._observe(obs.Turn(self.core.pending_count()))
         records = self.consumer.consume(
             num_messages=self.config.batch_size, timeout=self._poll_timeout(now)
         )
@@ -330,13 +330,11 @@ class Worker:
         self.stats.dead_lettered += len(result.dead)
         self.stats.persisted_messages += result.changed_messages
         self._observe(
-            "batch",
-            {
-                "size": len(batch),
-                "changed": result.changed_messages,
-                "dead_reasons": [rejection.reason for _, rejection in result.dead],
-                # (topic, partition, offset, user_id, topic_id, message_id, revision) applied
-                "applied": [
+            obs.BatchPersisted(
+                size=len(batch),
+                changed=result.changed_messages,
+                dead_reasons=tuple(rejection.reason for _, rejection in result.dead),
+                applied=tuple(
                     (
                         *_partition_of(r),
                         _offset_of(r),
@@ -346,13 +344,13 @@ class Worker:
                         e.revision,
                     )
                     for r, e in result.applied
-                ],
-                # Topics of this batch whose cards already come from their stored input with
-                # this extractor (a replay, a duplicate): no extraction needed, a no-op.
-                "current": sorted(
-                    {(e.user_id, e.topic_id) for _r, e in result.applied} - result.needs_extract
                 ),
-            },
+                current=tuple(
+                    sorted(
+                        {(e.user_id, e.topic_id) for _r, e in result.applied} - result.needs_extract
+                    )
+                ),
+            )
         )
 
     # --- extraction ----------------------------------------------------------------------------
@@ -385,15 +383,14 @@ class Worker:
             return ev.ExtractionFinished(self.clock.time(), key, durable=False)
         self.stats.runs[result.outcome.value] = self.stats.runs.get(result.outcome.value, 0) + 1
         self._observe(
-            "run",
-            {
-                "user_id": user_id,
-                "topic_id": topic_id,
-                "outcome": result.outcome.value,
-                "state_version": result.snapshot.state_version if result.snapshot else None,
-                "extract_s": result.extract_s,
-                "replace_s": result.replace_s,
-            },
+            obs.RunFinished(
+                user_id,
+                topic_id,
+                result.outcome.value,
+                result.snapshot.state_version if result.snapshot else None,
+                result.extract_s,
+                result.replace_s,
+            )
         )
         return ev.ExtractionFinished(self.clock.time(), key, durable=True)
 
@@ -425,7 +422,7 @@ class Worker:
         except (RetryableError, DatabaseMisconfigured) as exc:
             return ev.ExtractionAborted(self.clock.time(), key, self._outage_of(exc))
         self.stats.runs["failed"] = self.stats.runs.get("failed", 0) + 1
-        self._observe("run", {"user_id": key[0], "topic_id": key[1], "outcome": "failed"})
+        self._observe(obs.RunFinished(key[0], key[1], "failed"))
         return ev.FailureRecorded(self.clock.time(), key, durable=True)
 
     def _rewound(self, key: ev.TopicKey) -> None:
@@ -437,7 +434,7 @@ class Worker:
             "from their safe offsets (was the database restored or replaced?)",
             extra={"user_id": key[0], "topic_id": key[1]},
         )
-        self._observe("rewound", {"user_id": key[0], "topic_id": key[1]})
+        self._observe(obs.Rewound(key[0], key[1]))
 
     # --- offsets ------------------------------------------------------------------------------
 
@@ -458,16 +455,14 @@ class Worker:
                     raise KafkaUnavailable(f"commit refused: {failed[0].error}")
         except Exception as exc:  # a failed commit only delays progress; the next one retries
             self.stats.commit_failures += 1
-            self._observe("commit_failed", {"error": str(exc)})
+            self._observe(obs.CommitRefused(str(exc)))
             log.warning(
                 "offset commit failed: %s",
                 exc,
                 extra={"topic": self.config.topic, "offsets": {t.partition: t.offset for t in tps}},
             )
             return ev.CommitFailed(self.clock.time(), frozenset(p for p, _ in offsets))
-        self._observe(
-            "commit", {"topic": tps[0].topic, "offsets": {tp.partition: tp.offset for tp in tps}}
-        )
+        self._observe(obs.Committed(tps[0].topic, {tp.partition: tp.offset for tp in tps}))
         return None
 
     def on_commit(self, error: KafkaError | None, partitions: list[TopicPartition]) -> None:
@@ -475,7 +470,7 @@ class Worker:
         failed = [tp for tp in partitions if error is not None or tp.error is not None]
         if failed:
             self.stats.commit_failures += 1
-            self._observe("commit_failed", {"error": str(error or failed[0].error)})
+            self._observe(obs.CommitRefused(str(error or failed[0].error)))
             forget = frozenset((t.topic, t.partition) for t in failed)
             self._feed(ev.CommitFailed(self.clock.time(), forget))
 
@@ -487,7 +482,7 @@ class Worker:
             self._joined = True
             self._last_record_at = self.clock.time()  # idleness counts from joining the group
         self._callback(ev.Assigned(self.clock.time(), _partitions(partitions)))
-        self._observe("assigned", {"partitions": sorted(tp.partition for tp in partitions)})
+        self._observe(obs.PartitionsAssigned(tuple(sorted(tp.partition for tp in partitions))))
         log.info(
             "assigned %s",
             sorted(tp.partition for tp in partitions),
@@ -502,7 +497,7 @@ class Worker:
         failpoint(IN_ON_REVOKE)
         self._callback(ev.Revoked(self.clock.time(), _partitions(partitions)))
         revoked = sorted(tp.partition for tp in partitions)
-        self._observe("revoked", {"partitions": revoked})
+        self._observe(obs.PartitionsRevoked(tuple(revoked)))
         log.info("revoked %s", revoked, extra={"topic": self.config.topic, "partitions": revoked})
 
     def _on_lost(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -510,7 +505,7 @@ class Worker:
         self.stats.rebalances += 1
         self._callback(ev.Lost(self.clock.time(), _partitions(partitions)))
         lost = sorted(tp.partition for tp in partitions)
-        self._observe("lost", {"partitions": lost})
+        self._observe(obs.PartitionsLost(tuple(lost)))
         log.warning("lost %s", lost, extra={"topic": self.config.topic, "partitions": lost})
 
     def _callback(self, event: Result) -> None:
@@ -531,7 +526,7 @@ class Worker:
             if reported is not None:
                 fixed = reported[0] == "misconfigured"
                 log.info(f"database {'configuration fixed' if fixed else 'is back'}; resuming")
-                self._observe("configured" if fixed else "available", {})
+                self._observe(obs.DatabaseConfigured() if fixed else obs.DatabaseAvailable())
             self._reported_outage = None
             return
         error = met.error if met is not None else ""
@@ -542,12 +537,12 @@ class Worker:
         self._reported_outage = (kind, error)
         if kind == "down":
             log.warning("dependency unavailable, pausing partitions: %s", error)
-            self._observe("unavailable", {"error": error})
+            self._observe(obs.DatabaseUnavailable(error))
             return
         # One line naming the fix; the retries that follow say nothing until it changes.
         sqlstate = self._outage_sqlstate
         log.error("%s; pausing partitions until it is fixed", error, extra={"sqlstate": sqlstate})
-        self._observe("misconfigured", {"error": error, "sqlstate": sqlstate})
+        self._observe(obs.DatabaseMisconfigured(error, sqlstate))
 
     # --- idleness -----------------------------------------------------------------------------
 

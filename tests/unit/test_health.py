@@ -8,6 +8,7 @@ import urllib.request
 
 from prometheus_client import CollectorRegistry, Counter
 
+from cardwright.consumers import observations as obs
 from cardwright.health import DB_CHECK_INTERVAL_S, Health, HealthServer
 
 
@@ -33,7 +34,7 @@ def test_alive_only_while_the_loop_turns() -> None:
     clock = Clock()
     health = Health(Ping(), liveness_s=30, clock=clock)
     assert not health.liveness()[0]  # not started
-    health("turn", {"pending": 0})
+    health(obs.Turn(0))
     clock.now += 29
     assert health.liveness()[0]
     clock.now += 2
@@ -45,25 +46,25 @@ def test_ready_needs_partitions_and_the_database() -> None:
     clock, ping = Clock(), Ping()
     health = Health(ping, clock=clock)
     assert not health.readiness()[0]  # nothing assigned yet
-    health("assigned", {"partitions": [0, 1]})
+    health(obs.PartitionsAssigned((0, 1)))
     assert health.readiness() == (
         True,
         {"ready": True, "live": True, "partitions": [0, 1], "database": True},
     )
-    health("revoked", {"partitions": [0]})
-    health("lost", {"partitions": [1]})
+    health(obs.PartitionsRevoked((0,)))
+    health(obs.PartitionsLost((1,)))
     assert not health.readiness()[0]
-    health("assigned", {"partitions": [2]})
-    health("unavailable", {"error": "down"})
+    health(obs.PartitionsAssigned((2,)))
+    health(obs.DatabaseUnavailable("down"))
     assert health.readiness()[1] == {
         "ready": False,
         "live": True,
         "partitions": [2],
         "database": False,
     }
-    health("available", {})
-    health("turn", {"pending": 0})
-    health("turn", {"pending": 0})
+    health(obs.DatabaseAvailable())
+    health(obs.Turn(0))
+    health(obs.Turn(0))
     assert health.readiness()[0]
 
 
@@ -72,12 +73,12 @@ def test_not_ready_while_the_loop_does_not_turn() -> None:
     database answers a probe, but it does no work: not ready once the liveness window passed."""
     clock = Clock()
     health = Health(Ping(), liveness_s=30, clock=clock)
-    health("assigned", {"partitions": [0]})
+    health(obs.PartitionsAssigned((0,)))
     assert health.readiness()[0]
     clock.now += 31
     ready, body = health.readiness()
     assert not ready and body["live"] is False and body["database"] is True
-    health("turn", {"pending": 1})
+    health(obs.Turn(1))
     assert health.readiness()[0]
 
 
@@ -85,26 +86,26 @@ def test_back_from_an_outage_only_after_a_whole_turn_went_through() -> None:
     """After "available" the next turn retries the held batch, which may block on the same lock
     again: the member is ready only when the turn after that one starts."""
     health = Health(Ping(), liveness_s=30, clock=Clock())
-    health("assigned", {"partitions": [0]})
-    health("unavailable", {"error": "SQLSTATE 55P03: lock timeout"})
-    health("turn", {"pending": 1})
+    health(obs.PartitionsAssigned((0,)))
+    health(obs.DatabaseUnavailable("SQLSTATE 55P03: lock timeout"))
+    health(obs.Turn(1))
     assert not health.readiness()[0]
-    health("available", {})
+    health(obs.DatabaseAvailable())
     assert not health.readiness()[0]
-    health("turn", {"pending": 1})  # retries the held batch: it may block again
+    health(obs.Turn(1))  # retries the held batch: it may block again
     assert not health.readiness()[0]
-    health("unavailable", {"error": "SQLSTATE 55P03: lock timeout"})  # it did
-    health("turn", {"pending": 1})
-    health("available", {})
-    health("turn", {"pending": 1})
-    health("turn", {"pending": 0})  # the batch went through
+    health(obs.DatabaseUnavailable("SQLSTATE 55P03: lock timeout"))  # it did
+    health(obs.Turn(1))
+    health(obs.DatabaseAvailable())
+    health(obs.Turn(1))
+    health(obs.Turn(0))  # the batch went through
     assert health.readiness()[0]
 
 
 def test_database_probe_is_cached_between_checks() -> None:
     clock, ping = Clock(), Ping()
     health = Health(ping, clock=clock)
-    health("assigned", {"partitions": [0]})
+    health(obs.PartitionsAssigned((0,)))
     health.readiness()
     health.readiness()
     assert ping.calls == 1
@@ -131,8 +132,8 @@ def test_server_answers_metrics_and_probes_with_status_codes() -> None:
             except urllib.error.HTTPError as exc:
                 assert exc.code == 503
                 assert json.loads(exc.read())["ready" if path == "/readyz" else "live"] is False
-        health("turn", {"pending": 0})
-        health("assigned", {"partitions": [0]})
+        health(obs.Turn(0))
+        health(obs.PartitionsAssigned((0,)))
         for path in ("/livez", "/readyz"):
             with urllib.request.urlopen(base + path, timeout=5) as response:
                 assert response.status == 200
@@ -143,20 +144,20 @@ def test_server_answers_metrics_and_probes_with_status_codes() -> None:
 def test_any_worker_event_counts_as_a_sign_of_life() -> None:
     clock = Clock()
     health = Health(Ping(), liveness_s=30, clock=clock)
-    health("turn", {"pending": 5})
+    health(obs.Turn(5))
     clock.now += 25
-    health("run", {"outcome": "new"})  # a long turn of extractions
+    health(obs.RunFinished("u", "t", "new"))  # a long turn of extractions
     clock.now += 25
     assert health.liveness()[0]
 
 
 def test_not_ready_while_the_database_is_misconfigured_and_ready_once_fixed() -> None:
     health = Health(Ping(), clock=Clock())
-    health("assigned", {"partitions": [0]})
+    health(obs.PartitionsAssigned((0,)))
     line = "database is read-only (SQLSTATE 25006): point CARDWRIGHT_DATABASE_URL at the primary"
-    health("misconfigured", {"error": line, "sqlstate": "25006"})
+    health(obs.DatabaseMisconfigured(line, "25006"))
     ready, body = health.readiness()
     assert not ready and body["configuration"] == line
-    health("configured", {})
+    health(obs.DatabaseConfigured())
     ready, body = health.readiness()
     assert ready and "configuration" not in body

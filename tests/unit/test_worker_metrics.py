@@ -5,7 +5,9 @@ from __future__ import annotations
 from confluent_kafka import TopicPartition
 from prometheus_client import CollectorRegistry
 
-from cardwright.consumers.metrics import LAG_REFRESH_S, WorkerMetrics, fan_out
+from cardwright.consumers import observations as obs
+from cardwright.consumers.metrics import LAG_REFRESH_S, WorkerMetrics
+from cardwright.consumers.observations import fan_out
 
 
 class FakeConsumer:
@@ -57,6 +59,15 @@ class FakeWorker:
         return dict(self.committed)
 
 
+def batch(
+    size: int,
+    changed: int,
+    dead_reasons: tuple[str, ...],
+    current: tuple[tuple[str, str], ...] = (),
+) -> obs.BatchPersisted:
+    return obs.BatchPersisted(size, changed, dead_reasons, (), current)
+
+
 def value(metrics: WorkerMetrics, name: str, **labels: str) -> float | None:
     return metrics.registry.get_sample_value(name, labels or None)
 
@@ -70,8 +81,8 @@ def make(now: list[float]) -> tuple[WorkerMetrics, FakeWorker]:
 
 def test_batches_count_events_dead_letters_and_persisted_rows() -> None:
     metrics, _ = make([0.0])
-    metrics("batch", {"size": 5, "changed": 3, "dead_reasons": ["invalid_json", "invalid_json"]})
-    metrics("batch", {"size": 2, "changed": 0, "dead_reasons": ["schema"]})
+    metrics(batch(5, 3, ("invalid_json", "invalid_json")))
+    metrics(batch(2, 0, ("schema",)))
     assert value(metrics, "cardwright_events_consumed_total") == 7
     assert value(metrics, "cardwright_messages_persisted_total") == 3
     assert value(metrics, "cardwright_dead_letters_total", reason="invalid_json") == 2
@@ -82,19 +93,17 @@ def test_batches_count_events_dead_letters_and_persisted_rows() -> None:
 
 def test_topics_found_current_while_persisting_count_as_noop_runs() -> None:
     metrics, _ = make([0.0])
-    metrics(
-        "batch", {"size": 3, "changed": 0, "dead_reasons": [], "current": [("u", "a"), ("u", "b")]}
-    )
+    metrics(batch(3, 0, (), current=(("u", "a"), ("u", "b"))))
     assert value(metrics, "cardwright_runs_total", outcome="noop") == 2
     assert value(metrics, "cardwright_runs_total", outcome="new") is None
 
 
 def test_runs_by_outcome_and_latencies() -> None:
     metrics, _ = make([0.0])
-    metrics("run", {"outcome": "new", "extract_s": 0.01, "replace_s": 0.002})
-    metrics("run", {"outcome": "reused", "extract_s": 0.01, "replace_s": 0.002})
-    metrics("run", {"outcome": "noop", "extract_s": 0.0, "replace_s": 0.0})
-    metrics("run", {"outcome": "failed"})
+    metrics(obs.RunFinished("u", "t", "new", 1, 0.01, 0.002))
+    metrics(obs.RunFinished("u", "t", "reused", 1, 0.01, 0.002))
+    metrics(obs.RunFinished("u", "t", "noop", 1, 0.0, 0.0))
+    metrics(obs.RunFinished("u", "t", "failed"))
     assert value(metrics, "cardwright_runs_total", outcome="new") == 1
     assert value(metrics, "cardwright_runs_total", outcome="noop") == 1
     assert value(metrics, "cardwright_runs_total", outcome="failed") == 1
@@ -106,11 +115,11 @@ def test_runs_by_outcome_and_latencies() -> None:
 def test_pending_staleness_and_partition_lag_refresh_on_turns() -> None:
     now = [1000.0]
     metrics, worker = make(now)
-    metrics("run", {"outcome": "new"})
+    metrics(obs.RunFinished("u", "t", "new"))
     now[0] += 30
-    metrics("batch", {"size": 1, "changed": 1, "dead_reasons": []})
+    metrics(batch(1, 1, ()))
     worker.pending = 3
-    metrics("turn", {"pending": 3})
+    metrics(obs.Turn(3))
     assert value(metrics, "cardwright_pending_topics") == 3
     assert value(metrics, "cardwright_oldest_pending_age_seconds") == 4.5
     assert value(metrics, "cardwright_staleness_seconds") == 30
@@ -125,34 +134,36 @@ def test_pending_staleness_and_partition_lag_refresh_on_turns() -> None:
     assert value(metrics, "cardwright_partition_lag", **t1, at="position") == 1
 
     worker.owned = {("t", 0)}
-    metrics("revoked", {"partitions": [1]})
-    metrics("turn", {"pending": 3})
+    metrics(obs.PartitionsRevoked((1,)))
+    metrics(obs.Turn(3))
     assert value(metrics, "cardwright_partition_high_watermark", **t1) is None
     assert value(metrics, "cardwright_rebalances_total", kind="revoked") == 1
 
     worker.consumer.high[("t", 0)] = 20
-    metrics("turn", {"pending": 0})
+    metrics(obs.Turn(0))
     assert value(metrics, "cardwright_partition_high_watermark", **t0) == 10  # not yet due
     now[0] += LAG_REFRESH_S
-    metrics("turn", {"pending": 0})
+    metrics(obs.Turn(0))
     assert value(metrics, "cardwright_partition_high_watermark", **t0) == 20
 
 
 def test_commits_failures_and_database_availability() -> None:
     metrics, _ = make([0.0])
-    metrics("commit", {"topic": "t", "offsets": {0: 12}})
-    metrics("commit_failed", {"error": "x"})
-    metrics("unavailable", {"error": "down"})
+    metrics(obs.Committed("t", {0: 12}))
+    metrics(obs.CommitRefused("x"))
+    metrics(obs.DatabaseUnavailable("down"))
     assert value(metrics, "cardwright_offset_commits_total") == 1
     assert value(metrics, "cardwright_offset_commit_failures_total") == 1
     assert value(metrics, "cardwright_partition_committed_offset", topic="t", partition="0") == 12
     assert value(metrics, "cardwright_database_available") == 0
-    metrics("available", {})
+    metrics(obs.DatabaseAvailable())
     assert value(metrics, "cardwright_database_available") == 1
 
 
 def test_fan_out_calls_every_observer_in_order() -> None:
     seen = []
-    observe = fan_out(lambda n, f: seen.append(("a", n)), None, lambda n, f: seen.append(("b", n)))
-    observe("turn", {})
+    observe = fan_out(
+        lambda o: seen.append(("a", o.name)), None, lambda o: seen.append(("b", o.name))
+    )
+    observe(obs.Turn(0))
     assert seen == [("a", "turn"), ("b", "turn")]
