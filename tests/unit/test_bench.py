@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from bench.freshness import freshness_samples, percentile
 from bench.loadgen import LoadSpec, distinct_messages, generate
@@ -74,20 +75,22 @@ def test_percentiles_pick_ranked_samples() -> None:
 
 
 def test_ratios_and_targets_come_from_figures_of_the_same_run() -> None:
-    results = {
-        "throughput": {"one": {"events_per_s": 1000.0}, "two": {"events_per_s": 1500.0}},
+    results: dict[str, Any] = {
+        "throughput": {
+            "one": {"events_per_s": 1000.0, "runs_per_topic": 1.02},
+            "two": {"events_per_s": 1500.0},
+        },
         "references": {
             "raw_limit_events_per_s": 4000.0,
+            "raw_consume": {"events_per_s": 10_000.0},
             "naive": {"events_per_s": 40.0},
         },
+        "floor": {"events_per_s": 2000.0},
         "peer": {"ran": False, "why": "not installable"},
         "replay": {"events_per_s": 5000.0},
         "freshness": {"loads": [{"fraction": 0.5, "p99_ms": 1120.0, "debounce_ms": 1000}]},
         "outage": {"peak_rss_mb": 310.0},
     }
-    results["throughput"]["one"]["runs_per_topic"] = 1.02
-    results["floor"] = {"events_per_s": 2000.0}
-    results["references"]["raw_consume"] = {"events_per_s": 10_000.0}
     found = ratios(results)
     assert found == {
         "cardwright/raw_limit": 0.25,
