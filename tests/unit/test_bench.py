@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from bench.freshness import freshness_samples, percentile
 from bench.loadgen import LoadSpec, distinct_messages, generate
 from bench.references import message_rows, serial_limit
-from bench.report import ratios, targets
+from bench.report import figures, ratios, targets
 
 
 def test_the_same_seed_generates_the_same_events_and_another_seed_does_not() -> None:
@@ -74,27 +75,42 @@ def test_percentiles_pick_ranked_samples() -> None:
 
 
 def test_ratios_and_targets_come_from_figures_of_the_same_run() -> None:
-    results = {
-        "throughput": {"one": {"events_per_s": 1000.0}, "two": {"events_per_s": 1500.0}},
+    results: dict[str, Any] = {
+        "throughput": {
+            "one": {"events_per_s": 1000.0, "runs_per_topic": 1.02},
+            "two": {"events_per_s": 1500.0},
+        },
         "references": {
             "raw_limit_events_per_s": 4000.0,
+            "raw_consume": {"events_per_s": 10_000.0},
             "naive": {"events_per_s": 40.0},
         },
+        "floor": {"events_per_s": 2000.0},
         "peer": {"ran": False, "why": "not installable"},
         "replay": {"events_per_s": 5000.0},
-        "freshness": {"loads": [{"fraction": 0.5, "p99_ms": 1050.0, "debounce_ms": 1000}]},
+        "freshness": {"loads": [{"fraction": 0.5, "p99_ms": 1120.0, "debounce_ms": 1000}]},
+        "outage": {"peak_rss_mb": 310.0},
     }
     found = ratios(results)
     assert found == {
         "cardwright/raw_limit": 0.25,
+        "cardwright/raw_consume": 0.1,
         "cardwright/naive": 25.0,
         "two_members/one_member": 1.5,
+        "runs_per_topic/backlog": 1.02,
+        "cardwright/extraction_floor": 0.5,
+        "noop_replay/raw_consume": 0.5,
     }
+    assert figures(results) == {"freshness_p99_half_load_ms": 1120.0, "rss_outage_mb": 310.0}
     verdicts = {row["target"]: row["met"] for row in targets(results, found)}
     assert verdicts["end-to-end / raw limit >= 0.6"] is False
     assert verdicts["end-to-end / naive >= 20"] is True
     assert verdicts["end-to-end / Quix Streams peer >= 1.5"] is None  # the peer did not run
-    assert verdicts["p99 freshness at half load (ms) <= 1100"] is True
+    assert verdicts["p99 freshness at half load (ms) <= 1150"] is True
+    assert verdicts["runs per topic on a backlog <= 1.05"] is True
+    assert verdicts["end-to-end / extraction floor >= 0.6"] is False
+    assert verdicts["no-op replay / raw consume >= 0.25"] is True
+    assert verdicts["peak RSS through a database outage (MB) <= 300"] is False
 
 
 def test_the_serial_limit_is_slower_than_either_step() -> None:
