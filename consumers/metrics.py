@@ -127,6 +127,25 @@ class WorkerMetrics:
             "cardwright_database_available", "1 unless the worker paused for PostgreSQL", registry=r
         )
         self.database_available.set(1)
+        # Cost accounting of model-backed extractors (llm): every call and token, by the
+        # outcome of the extraction that spent it (new, reused, stale, missing, failed).
+        self.model_calls = Counter(
+            "cardwright_model_calls",
+            "Requests to the model, retries included, by model and outcome",
+            ["model", "outcome"],
+            registry=r,
+        )
+        self.model_tokens = Counter(
+            "cardwright_model_tokens",
+            "Model tokens spent, by model, kind (prompt, completion) and outcome",
+            ["model", "kind", "outcome"],
+            registry=r,
+        )
+        self.budget_spent = Gauge(
+            "cardwright_token_budget_spent",
+            "1 while topics wait for the token budget (CARDWRIGHT_LLM_TOKENS_PER_HOUR)",
+            registry=r,
+        )
 
     def attach(self, worker: WorkerView) -> None:
         self._worker = worker
@@ -201,6 +220,19 @@ class WorkerMetrics:
 
     def _on_available(self, _fields: dict[str, Any]) -> None:
         self.database_available.set(1)
+
+    def _on_usage(self, fields: dict[str, Any]) -> None:
+        model, outcome = str(fields.get("model")), str(fields.get("outcome"))
+        self.model_calls.labels(model=model, outcome=outcome).inc(int(fields.get("calls", 0)))
+        for kind in ("prompt", "completion"):
+            tokens = int(fields.get(f"{kind}_tokens", 0))
+            self.model_tokens.labels(model=model, kind=kind, outcome=outcome).inc(tokens)
+
+    def _on_budget_spent(self, _fields: dict[str, Any]) -> None:
+        self.budget_spent.set(1)
+
+    def _on_budget_available(self, _fields: dict[str, Any]) -> None:
+        self.budget_spent.set(0)
 
     def _rebalanced(self, kind: str) -> None:
         self.rebalances.labels(kind=kind).inc()
