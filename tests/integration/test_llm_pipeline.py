@@ -124,3 +124,18 @@ def test_cost_is_recorded_replays_are_free_and_a_new_model_rederives_each_topic_
     with pipeline.engine.connect() as c:
         ids = Counter(r.extractor_id for r in c.execute(select(extract_runs)).all())
     assert ids == {"llm@1:model-a": TOPICS, "llm@1:model-b": TOPICS}
+
+    # What would a third model cost? A dry run estimates it and sends nothing.
+    before = len(model_server.completion_requests)
+    dry = json.loads(
+        cli(
+            env_b,
+            *("reextract", "--since", "2000-01-01T00:00:00Z", "--dry-run", "--json"),
+            *("--extractor", "llm@1:model-c"),
+        )
+    )
+    assert len(model_server.completion_requests) == before
+    assert dry["extractor"] == "llm@1:model-c"
+    assert dry["estimated_tokens"]["calls"] == TOPICS + 1  # the failed topic too
+    assert dry["estimated_tokens"]["prompt"] > 0
+    assert all(t["status"] == "new" and "estimated_tokens" in t for t in dry["topics"])
