@@ -4,7 +4,8 @@
     GET /livez    200 while the poll loop reported within the liveness window, else 503
     GET /readyz   200 while this member is live (as /livez), owns partitions, and PostgreSQL
                   answers and takes its writes (not read-only, migrated, permitted, and the
-                  work held during an outage or a lock wait has gone through), else 503
+                  work held during an outage or a lock wait has gone through), and its token
+                  budget is not spent (CARDWRIGHT_LLM_TOKENS_PER_HOUR), else 503
 
 ``Health`` is an observer of the Worker's events (``turn``, ``assigned``/``revoked``/``lost``,
 ``unavailable``/``available``, ``misconfigured``/``configured``); the server runs in one daemon
@@ -71,6 +72,7 @@ class Health:
         # lock; only the turn after it shows that the batch went through.
         self._turns_since_back: int | None = None
         self._misconfigured: str | None = None  # the worker's line naming the fix
+        self._budget_spent: str | None = None  # topics wait for the token budget
         self._db_checked_at = float("-inf")
         self._db_answered = False
 
@@ -98,6 +100,10 @@ class Health:
                     self._misconfigured = error
                 case obs.DatabaseConfigured():
                     self._misconfigured = None
+                case obs.BudgetSpent(error=error):
+                    self._budget_spent = error
+                case obs.BudgetAvailable():
+                    self._budget_spent = None
 
     def liveness(self) -> tuple[bool, dict[str, Any]]:
         with self._lock:
@@ -114,8 +120,11 @@ class Health:
             partitions = sorted(self._partitions)
             worker_says_down = self._worker_says_db_down or self._turns_since_back is not None
             misconfigured = self._misconfigured
+            budget_spent = self._budget_spent
         database = not worker_says_down and self._database_answers()
-        ready = live and bool(partitions) and database and misconfigured is None
+        ready = (
+            live and bool(partitions) and database and misconfigured is None and not budget_spent
+        )
         body: dict[str, Any] = {
             "ready": ready,
             "live": live,
@@ -124,6 +133,8 @@ class Health:
         }
         if misconfigured is not None:
             body["configuration"] = misconfigured
+        if budget_spent is not None:
+            body["budget"] = budget_spent
         return ready, body
 
     def _database_answers(self) -> bool:

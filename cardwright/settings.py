@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     # defaults is said at storage.engine.LOCK_TIMEOUT_MS. `migrate` sets no statement timeout.
     db_lock_timeout_ms: int = Field(default=LOCK_TIMEOUT_MS, ge=0)
     db_statement_timeout_ms: int = Field(default=STATEMENT_TIMEOUT_MS, ge=0)
+    # Model tokens this member may spend per hour (sliding); past it topics wait (unset: no
+    # limit). Counted from what a model-backed extractor (llm) reports; docs/llm.md, "Budget".
+    llm_tokens_per_hour: int | None = Field(default=None, ge=1)
+    # The llm extractor reads its CARDWRIGHT_LLM_* settings itself (extractors/llm/settings.py);
+    # the key is named here too so that every log line and printed error masks it.
+    llm_api_key: SecretStr | None = None
     log_format: Literal["auto", "json", "text"] = "auto"
     log_level: Annotated[
         Literal["DEBUG", "INFO", "WARNING", "ERROR"], BeforeValidator(lambda v: str(v).upper())

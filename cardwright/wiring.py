@@ -11,12 +11,15 @@ from confluent_kafka import Consumer
 from sqlalchemy import Engine
 
 from cardwright.audit import audit_from_env
+from cardwright.consumers import observations as obs
+from cardwright.consumers.budget import TokenBudget
 from cardwright.consumers.dlq import DeadLetters
-from cardwright.consumers.extraction import TopicExtraction
+from cardwright.consumers.extraction import TopicExtraction, UsageObserver
 from cardwright.consumers.observations import Observer, fan_out
 from cardwright.consumers.worker import Worker, WorkerConfig
 from cardwright.extractors.base import Extractor
 from cardwright.producers.kafka_config import client_config, client_properties
+from cardwright.schema.usage import TokenUsage
 from cardwright.settings import Settings
 from cardwright.storage.engine import make_engine
 
@@ -62,6 +65,29 @@ def database_engine(settings: Settings, pool_size: int = 5) -> Engine:
     )
 
 
+def token_budget(settings: Settings) -> TokenBudget | None:
+    """The member's token budget (CARDWRIGHT_LLM_TOKENS_PER_HOUR), if one is set."""
+    limit = settings.llm_tokens_per_hour
+    return TokenBudget(limit) if limit else None
+
+
+def usage_observer(observe: Observer) -> UsageObserver:
+    """Model usage as ``ModelUsage`` observations, which metrics count by model and outcome."""
+
+    def on_usage(outcome: str, usage: TokenUsage) -> None:
+        observe(
+            obs.ModelUsage(
+                usage.model,
+                outcome,
+                usage.calls,
+                usage.prompt_tokens,
+                usage.completion_tokens,
+            )
+        )
+
+    return on_usage
+
+
 def build_worker(
     settings: Settings,
     group_id: str | None = None,
@@ -76,10 +102,17 @@ def build_worker(
     config["on_commit"] = lambda error, partitions: workers[0].on_commit(error, partitions)
     consumer = Consumer(config)
     engine = database_engine(settings)
+    # CARDWRIGHT_AUDIT_LOG: every observation also goes to an append-only JSON-lines file.
+    observer = fan_out(on_event, audit_from_env(instance))
     # By name, the extractor runs in a child process that a timeout kills (nothing left
     # behind); an instance (tests) runs in a thread.
     extraction = TopicExtraction(
-        engine, extractor or settings.extractor, instance, settings.extract_timeout_s
+        engine,
+        extractor or settings.extractor,
+        instance,
+        settings.extract_timeout_s,
+        budget=token_budget(settings),
+        on_usage=usage_observer(observer),
     )
     dead_letters = DeadLetters(
         client_config(client_properties(settings.kafka)), settings.dlq_topic, instance
@@ -93,8 +126,6 @@ def build_worker(
         extract_attempts=settings.extract_attempts,
         instance=instance,
     )
-    # CARDWRIGHT_AUDIT_LOG: every observation also goes to an append-only JSON-lines file.
-    observer = fan_out(on_event, audit_from_env(instance))
     worker = Worker(worker_config, consumer, engine, extraction, dead_letters, on_event=observer)
     workers.append(worker)
     return worker

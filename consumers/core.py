@@ -41,6 +41,7 @@ from cardwright.consumers.core_events import (
     Extract,
     ExtractionAborted,
     ExtractionContended,
+    ExtractionDeferred,
     ExtractionFailed,
     ExtractionFinished,
     ExtractionTimedOut,
@@ -202,6 +203,9 @@ class MemberCore(Generic[R]):
             case ExtractionContended(now, key):
                 self._flights.pop(key, None)
                 self._retry(key, now + CONTENTION_RETRY_S)
+            case ExtractionDeferred(now, key, until):
+                self._flights.pop(key, None)
+                self._retry(key, max(now, until))
             case ExtractionAborted(now, key, cause):
                 self._flights.pop(key, None)
                 self._retry(key, now)

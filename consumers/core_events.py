@@ -189,6 +189,16 @@ class ExtractionContended:
 
 
 @dataclass(frozen=True, slots=True)
+class ExtractionDeferred:
+    """The extraction was not started (the member's token budget is spent): the topic waits
+    until ``until``, and no attempt is counted (docs/llm.md, "Budget")."""
+
+    now: float
+    key: TopicKey
+    until: float
+
+
+@dataclass(frozen=True, slots=True)
 class ExtractionAborted:
     """The answer to ``Extract`` or ``RecordFailure`` when an outage stopped it."""
 
@@ -232,6 +242,7 @@ Event = (
     | ExtractionFailed
     | ExtractionTimedOut
     | ExtractionContended
+    | ExtractionDeferred
     | ExtractionAborted
     | FailureRecorded
     | CommitFailed

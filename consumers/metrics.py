@@ -115,6 +115,25 @@ class WorkerMetrics:
             "cardwright_database_available", "1 unless the worker paused for PostgreSQL", registry=r
         )
         self.database_available.set(1)
+        # Cost accounting of model-backed extractors (llm): every call and token, by the
+        # outcome of the extraction that spent it (new, reused, stale, missing, failed).
+        self.model_calls = Counter(
+            "cardwright_model_calls",
+            "Requests to the model, retries included, by model and outcome",
+            ["model", "outcome"],
+            registry=r,
+        )
+        self.model_tokens = Counter(
+            "cardwright_model_tokens",
+            "Model tokens spent, by model, kind (prompt, completion) and outcome",
+            ["model", "kind", "outcome"],
+            registry=r,
+        )
+        self.budget_spent = Gauge(
+            "cardwright_token_budget_spent",
+            "1 while topics wait for the token budget (CARDWRIGHT_LLM_TOKENS_PER_HOUR)",
+            registry=r,
+        )
 
     def attach(self, worker: WorkerView) -> None:
         self._worker = worker
@@ -138,6 +157,12 @@ class WorkerMetrics:
                 self.database_available.set(0)
             case obs.DatabaseAvailable():
                 self.database_available.set(1)
+            case obs.ModelUsage():
+                self._on_usage(observation)
+            case obs.BudgetSpent():
+                self.budget_spent.set(1)
+            case obs.BudgetAvailable():
+                self.budget_spent.set(0)
 
     # --- observations -------------------------------------------------------------------------
 
@@ -179,6 +204,15 @@ class WorkerMetrics:
             self.extract_seconds.observe(run.extract_s)
         if run.replace_s:
             self.replace_seconds.observe(run.replace_s)
+
+    def _on_usage(self, usage: obs.ModelUsage) -> None:
+        model, outcome = usage.model, usage.outcome
+        self.model_calls.labels(model=model, outcome=outcome).inc(usage.calls)
+        for kind, tokens in (
+            ("prompt", usage.prompt_tokens),
+            ("completion", usage.completion_tokens),
+        ):
+            self.model_tokens.labels(model=model, kind=kind, outcome=outcome).inc(tokens)
 
     def _rebalanced(self, kind: str) -> None:
         self.rebalances.labels(kind=kind).inc()

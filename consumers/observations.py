@@ -121,6 +121,32 @@ class DatabaseConfigured:
     name: ClassVar[str] = "configured"
 
 
+@dataclass(frozen=True, slots=True)
+class ModelUsage:
+    """Calls and tokens a model-backed extractor spent on one extraction, by its outcome."""
+
+    name: ClassVar[str] = "usage"
+    model: str
+    outcome: str
+    calls: int
+    prompt_tokens: int
+    completion_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetSpent:
+    """The member's token budget is spent: topics wait ``wait_s`` for it (consumers/budget.py)."""
+
+    name: ClassVar[str] = "budget_spent"
+    wait_s: float
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetAvailable:
+    name: ClassVar[str] = "budget_available"
+
+
 Observation = (
     Turn
     | BatchPersisted
@@ -135,6 +161,9 @@ Observation = (
     | DatabaseAvailable
     | DatabaseMisconfigured
     | DatabaseConfigured
+    | ModelUsage
+    | BudgetSpent
+    | BudgetAvailable
 )
 Observer = Callable[[Observation], None]
 

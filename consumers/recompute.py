@@ -6,7 +6,9 @@ so a recompute racing a consumer can neither duplicate a run nor overwrite newer
 extraction is recorded in ``extract_failures`` like a consumer's, and the old cards stay.
 
 ``preview`` stores nothing: it reads the snapshot, hashes it, and for a changed topic runs the
-extractor and compares the result with the current cards (schema.card_diff).
+extractor and compares the result with the current cards (schema.card_diff). An extractor that
+spends tokens (``MeteredExtractor``, a model) is not run: a preview would cost what it previews.
+It estimates instead what re-deriving the topic would spend (docs/llm.md, "Cost").
 
 Kafka is not involved at all: no offsets move, and no consumer notices anything but new cards.
 """
@@ -18,10 +20,12 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from cardwright.consumers.extraction import TopicExtraction
+from cardwright.extractors.base import MeteredExtractor
 from cardwright.schema.card_diff import CardDiff, CardFace, diff_cards
 from cardwright.schema.cards import TopicKey
 from cardwright.schema.errors import ExtractionFailed
 from cardwright.schema.source_hash import source_hash
+from cardwright.schema.usage import TokenUsage
 from cardwright.storage.engine import translate_errors
 from cardwright.storage.queries import cards_by_topic, runs_of_topic
 from cardwright.storage.replace import read_snapshot, record_failure
@@ -45,6 +49,7 @@ class TopicRecompute:
     status: str
     diff: CardDiff | None = None  # previews of changed topics only
     error: str | None = None
+    estimate: TokenUsage | None = None  # previews by a metered extractor: tokens it would spend
 
     def as_dict(self) -> dict[str, object]:
         document: dict[str, object] = {
@@ -62,6 +67,12 @@ class TopicRecompute:
             }
         if self.error is not None:
             document["error"] = self.error
+        if self.estimate is not None:
+            document["estimated_tokens"] = {
+                "model": self.estimate.model,
+                "prompt": self.estimate.prompt_tokens,
+                "completion_at_most": self.estimate.completion_tokens,
+            }
         return document
 
 
@@ -91,6 +102,14 @@ class Recompute:
         digest = source_hash(extractor_id, stored.snapshot.messages)
         if stored.cards_source_hash == digest:
             return TopicRecompute(user_id, topic_id, UNCHANGED)
+        extractor = self.extraction.extractor
+        if isinstance(extractor, MeteredExtractor):
+            with translate_errors():
+                known = {run.source_hash for run in runs_of_topic(self.engine, user_id, topic_id)}
+            status = REUSED if digest in known else NEW
+            return TopicRecompute(
+                user_id, topic_id, status, estimate=extractor.estimate(stored.snapshot)
+            )
         try:
             drafts = self.extraction.extract(stored.snapshot)
         except ExtractionFailed as exc:

@@ -41,6 +41,7 @@ from sqlalchemy import Engine
 
 from cardwright.consumers import core_events as ev
 from cardwright.consumers import observations as obs
+from cardwright.consumers.budget import OverBudget
 from cardwright.consumers.clock import Clock, SystemClock
 from cardwright.consumers.core import CoreConfig, MemberCore
 from cardwright.consumers.dlq import DeadLetters
@@ -143,6 +144,7 @@ class Worker:
         self._outage_sqlstate: str | None = None
         self._stopping = False
         self._joined = False  # an assignment (possibly empty) has been received
+        self._over_budget = False  # topics wait for the token budget (consumers/budget.py)
         self._last_record_at = self.clock.time()
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -362,7 +364,11 @@ class Worker:
         user_id, topic_id = key
         try:
             result = self.extraction.run(user_id, topic_id)
+        except OverBudget as over:
+            self._budget_spent(over)
+            return ev.ExtractionDeferred(self.clock.time(), key, self.clock.time() + over.wait_s)
         except ExtractionFailed as exc:
+            self._budget_back()
             log.warning(
                 "extraction failed: %s", exc, extra={"user_id": user_id, "topic_id": topic_id}
             )
@@ -378,6 +384,7 @@ class Worker:
             return ev.ExtractionContended(self.clock.time(), key)
         except (RetryableError, DatabaseMisconfigured) as exc:
             return ev.ExtractionAborted(self.clock.time(), key, self._outage_of(exc))
+        self._budget_back()
         if not result.outcome.durable:
             self._rewound(key)
             return ev.ExtractionFinished(self.clock.time(), key, durable=False)
@@ -416,6 +423,7 @@ class Worker:
                     cause,
                     attempts,
                     self.config.instance,
+                    self.extraction.take_failed_usage(key),
                 )
         except DatabaseContention:
             return ev.ExtractionContended(self.clock.time(), key)
@@ -424,6 +432,20 @@ class Worker:
         self.stats.runs["failed"] = self.stats.runs.get("failed", 0) + 1
         self._observe(obs.RunFinished(key[0], key[1], "failed"))
         return ev.FailureRecorded(self.clock.time(), key, durable=True)
+
+    def _budget_spent(self, over: OverBudget) -> None:
+        """Say once, when the token budget runs out, that topics wait (log, metrics, readiness)."""
+        if self._over_budget:
+            return
+        self._over_budget = True
+        log.warning("%s; previous cards stay until then", over)
+        self._observe(obs.BudgetSpent(over.wait_s, str(over)))
+
+    def _budget_back(self) -> None:
+        if self._over_budget and not self.extraction.over_budget():
+            self._over_budget = False
+            log.info("token budget available again; extracting")
+            self._observe(obs.BudgetAvailable())
 
     def _rewound(self, key: ev.TopicKey) -> None:
         """The topic's row is gone although this member persisted its events: the database lost

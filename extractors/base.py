@@ -1,15 +1,21 @@
 """The Extractor protocol and lookup: by name through the ``cardwright.extractors`` entry points,
 or by an importable factory, ``package.module:attr``, for plug-ins installed without one.
+
+An extractor that calls a paid model also implements ``MeteredExtractor``: the same drafts with
+the tokens they cost (``Metered``), and an estimate made without a call, for
+``reextract --dry-run``. Callers check with ``isinstance``; plain extractors change nothing.
 """
 
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Protocol, runtime_checkable
 
 from cardwright.schema.cards import CardDraft, TopicSnapshot
 from cardwright.schema.errors import ConfigurationError
+from cardwright.schema.usage import TokenUsage
 
 ENTRY_POINT_GROUP = "cardwright.extractors"
 
@@ -28,6 +34,28 @@ class Extractor(Protocol):
     def extract(self, snapshot: TopicSnapshot) -> list[CardDraft]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Metered:
+    """An extraction's drafts and the tokens it spent to make them."""
+
+    drafts: list[CardDraft]
+    usage: TokenUsage
+
+
+@runtime_checkable
+class MeteredExtractor(Extractor, Protocol):
+    """An extractor that spends tokens: it says how many, and can estimate them beforehand.
+
+    A failed attempt raises ``ExtractionFailed`` with ``usage`` set to what it spent."""
+
+    def extract_metered(self, snapshot: TopicSnapshot) -> Metered: ...
+
+    def estimate(self, snapshot: TopicSnapshot) -> TokenUsage:
+        """The tokens one extraction of ``snapshot`` would spend, without calling the model;
+        ``completion_tokens`` is the most an answer may use."""
+        ...
+
+
 def available_extractors() -> list[str]:
     return sorted(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))
 
@@ -38,9 +66,11 @@ def load_extractor(spec: str) -> Extractor:
 
     A version pins the extractor's id (and so the source hash) to that version, for factories
     that accept a ``version`` keyword; re-deriving every topic is then one replay away. A factory
-    spec takes no version: the factory names its own ``extractor_id``.
+    spec takes no version: the factory names its own ``extractor_id``. A version may itself hold
+    a colon (``llm@1:gpt-4o-mini``, the llm extractor's id): an ``@`` before the first colon
+    marks an entry point spec, so any extractor id is also a spec that loads that extractor.
     """
-    if ":" in spec:
+    if ":" in spec and "@" not in spec.partition(":")[0]:
         return _from_factory(spec)
     name, _, version = spec.partition("@")
     matches = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]

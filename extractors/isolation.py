@@ -25,11 +25,13 @@ import weakref
 from datetime import datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import cast
 
 import cardwright
-from cardwright.extractors.base import Extractor, load_extractor
+from cardwright.extractors.base import Extractor, MeteredExtractor, load_extractor
 from cardwright.schema.cards import LiveMessage, TopicSnapshot
 from cardwright.schema.errors import ConfigurationError, ExtractionFailed
+from cardwright.schema.usage import TokenUsage
 
 # Starting the interpreter, importing cardwright and loading the extractor: bounded apart from
 # the extraction timeout, so a slow start neither counts against the first topic nor hangs.
@@ -59,6 +61,9 @@ class IsolatedRunner:
         status, value = reply
         if status == "error":
             raise ExtractionFailed(snapshot.user_id, snapshot.topic_id, str(value))
+        if status == "failed":  # an ExtractionFailed of the child's, with the tokens it spent
+            cause, usage = cast(tuple[str, TokenUsage | None], value)
+            raise ExtractionFailed(snapshot.user_id, snapshot.topic_id, cause, usage=usage)
         return value
 
     def close(self) -> None:
@@ -209,13 +214,19 @@ def _serve(requests: Connection, replies: Connection) -> None:
         replies.send(("error", f"{type(exc).__name__}: {exc}"))
         return
     replies.send(("ready", extractor.extractor_id))
+    # A metered extractor's drafts come back with their tokens (a Metered), for cost accounting.
+    extract = (
+        extractor.extract_metered if isinstance(extractor, MeteredExtractor) else extractor.extract
+    )
     while True:
         try:
             packed = requests.recv()
         except EOFError:
             return
         try:
-            replies.send(("ok", extractor.extract(_unpack(packed))))
+            replies.send(("ok", extract(_unpack(packed))))
+        except ExtractionFailed as failed:  # its cause and usage; the exception does not pickle
+            replies.send(("failed", (failed.cause, failed.usage)))
         except Exception as exc:  # an extractor bug (or unpicklable drafts) fails this topic only
             replies.send(("error", f"{type(exc).__name__}: {exc}"))
 

@@ -23,6 +23,8 @@ the pipeline reasons about the four failure classes of docs/design.md and nothin
 
 from __future__ import annotations
 
+from cardwright.schema.usage import TokenUsage
+
 
 class CardwrightError(Exception):
     """Root of every error cardwright raises on purpose."""
@@ -84,10 +86,14 @@ class BadInput(CardwrightError):
 
 
 class ExtractionFailed(CardwrightError):
-    """An extractor failed for one topic."""
+    """An extractor failed for one topic; ``usage`` is what the failed attempt spent on a model
+    (None for extractors that call none), recorded with the failure."""
 
-    def __init__(self, user_id: str, topic_id: str, cause: str) -> None:
+    def __init__(
+        self, user_id: str, topic_id: str, cause: str, usage: TokenUsage | None = None
+    ) -> None:
         super().__init__(f"extraction failed for topic {topic_id!r} of user {user_id!r}: {cause}")
         self.user_id = user_id
         self.topic_id = topic_id
         self.cause = cause
+        self.usage = usage

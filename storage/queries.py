@@ -49,6 +49,10 @@ class RunRow:
     consumer_instance: str
     created_at: datetime
     current: bool
+    # Model-backed extractors only (None otherwise): the model and the tokens the run spent.
+    model: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
 
 
 def _read(engine: Engine) -> Connection:
@@ -132,6 +136,9 @@ def runs_of_topic(engine: Engine, user_id: str, topic_id: str) -> list[RunRow]:
             consumer_instance=r.consumer_instance,
             created_at=r.created_at,
             current=r.run_id == current,
+            model=r.model,
+            prompt_tokens=r.prompt_tokens,
+            completion_tokens=r.completion_tokens,
         )
         for r in rows
     ]

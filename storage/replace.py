@@ -36,6 +36,7 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 
 from cardwright.schema.cards import CardDraft, LiveMessage, TopicSnapshot, card_id
 from cardwright.schema.failpoints import REPLACE_AFTER_DELETE, failpoint
+from cardwright.schema.usage import TokenUsage
 from cardwright.storage.arrays import unnest
 from cardwright.storage.tables import cards, extract_failures, extract_runs, messages, topics
 
@@ -44,9 +45,11 @@ from cardwright.storage.tables import cards, extract_failures, extract_runs, mes
 # measurable share of the replace transaction.
 _INSERT_RUN = text(
     "INSERT INTO extract_runs (topic_id, user_id, source_hash, extractor_id, state_version,"
-    " message_count, card_count, extract_ms, consumer_instance)"
+    " message_count, card_count, extract_ms, consumer_instance,"
+    " model, prompt_tokens, completion_tokens)"
     " VALUES (:topic_id, :user_id, :source_hash, :extractor_id, :state_version,"
-    " :message_count, :card_count, :extract_ms, :consumer_instance)"
+    " :message_count, :card_count, :extract_ms, :consumer_instance,"
+    " :model, :prompt_tokens, :completion_tokens)"
     " ON CONFLICT (topic_id, user_id, source_hash) DO NOTHING RETURNING run_id"
 )
 
@@ -81,6 +84,8 @@ class ExtractResult:
     drafts: Sequence[CardDraft]
     extract_ms: int
     consumer_instance: str
+    # What a metered extractor (a model) spent on it; None for extractors that call none.
+    usage: TokenUsage | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +183,7 @@ def replace_cards(engine: Engine, result: ExtractResult) -> Outcome:
                 "card_count": len(result.drafts),
                 "extract_ms": result.extract_ms,
                 "consumer_instance": result.consumer_instance,
+                **_usage_columns(result.usage),
             },
         ).scalar_one_or_none()
         outcome = Outcome.NEW_RUN
@@ -306,8 +312,10 @@ def record_failure(
     error: str,
     attempts: int,
     consumer_instance: str,
+    usage: TokenUsage | None = None,
 ) -> None:
-    """Remember a failed extraction; the topic keeps its previous cards."""
+    """Remember a failed extraction and the tokens its attempts spent; the topic keeps its
+    previous cards."""
     with engine.begin() as connection:
         connection.execute(
             insert(extract_failures).values(
@@ -318,5 +326,17 @@ def record_failure(
                 error=error[:4000],
                 attempts=attempts,
                 consumer_instance=consumer_instance,
+                prompt_tokens=usage.prompt_tokens if usage else None,
+                completion_tokens=usage.completion_tokens if usage else None,
             )
         )
+
+
+def _usage_columns(usage: TokenUsage | None) -> dict[str, object]:
+    if usage is None:
+        return {"model": None, "prompt_tokens": None, "completion_tokens": None}
+    return {
+        "model": usage.model,
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+    }

@@ -3,8 +3,10 @@
 - ``messages``: primary facts, one row per message at its latest revision (tombstones kept).
 - ``topics``: one row per (user_id, topic_id): its conversation, the ``state_version`` of its
   input, and which run and state the current card set comes from.
-- ``extract_runs``: successful extractions only, unique per (topic_id, user_id, source_hash).
-- ``extract_failures``: failed extraction attempts, for operators to look at and retry.
+- ``extract_runs``: successful extractions only, unique per (topic_id, user_id, source_hash),
+  with the model and tokens of model-backed extractors.
+- ``extract_failures``: failed extraction attempts, for operators to look at and retry, with the
+  tokens they spent.
 - ``cards``: derived facts, each belonging to one run.
 """
 
@@ -89,6 +91,10 @@ extract_runs = Table(
     Column("extract_ms", Integer, nullable=False),
     Column("consumer_instance", String(200), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # What a model-backed extractor spent on the run (NULL for extractors that call none).
+    Column("model", String(200), nullable=True),
+    Column("prompt_tokens", Integer, nullable=True),
+    Column("completion_tokens", Integer, nullable=True),
     UniqueConstraint("topic_id", "user_id", "source_hash"),
 )
 
@@ -104,6 +110,9 @@ extract_failures = Table(
     Column("attempts", Integer, nullable=False),
     Column("consumer_instance", String(200), nullable=False),
     Column("failed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Tokens all the recorded attempts spent (NULL for extractors that call no model).
+    Column("prompt_tokens", Integer, nullable=True),
+    Column("completion_tokens", Integer, nullable=True),
 )
 Index("ix_extract_failures_topic", extract_failures.c.user_id, extract_failures.c.topic_id)
 

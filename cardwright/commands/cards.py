@@ -67,7 +67,9 @@ def runs(
     topic: Annotated[str, typer.Option(help="The topic whose runs to list.")],
     as_json: JsonOption = False,
 ) -> None:
-    """List a topic's successful extract runs, oldest first; the current one is marked."""
+    """List a topic's successful extract runs, oldest first; the current one is marked.
+
+    Runs of a model-backed extractor show the model and its prompt and completion tokens."""
     engine = database_engine(command_settings())
     with translate_errors():
         rows = runs_of_topic(engine, user, topic)
@@ -76,10 +78,14 @@ def runs(
         typer.echo(json.dumps([dataclasses.asdict(r) for r in rows], indent=2, default=str))
         return
     table = Table(title=f"runs of topic {topic}", title_justify="left")
-    for column in ("run", "current", "extractor", "state", "messages", "cards", "ms", "at"):
+    metered = any(r.model is not None for r in rows)
+    columns = ["run", "current", "extractor", "state", "messages", "cards", "ms", "at"]
+    if metered:
+        columns += ["prompt", "completion"]  # tokens
+    for column in columns:
         table.add_column(column)
     for r in rows:
-        table.add_row(
+        cells = [
             str(r.run_id),
             "*" if r.current else "",
             r.extractor_id,
@@ -88,8 +94,19 @@ def runs(
             str(r.card_count),
             str(r.extract_ms),
             r.created_at.isoformat(timespec="seconds"),
-        )
+        ]
+        if metered:
+            cells += [_count(r.prompt_tokens), _count(r.completion_tokens)]
+        table.add_row(*cells)
     Console().print(table)
+    if metered:
+        prompt = sum(r.prompt_tokens or 0 for r in rows)
+        completion = sum(r.completion_tokens or 0 for r in rows)
+        typer.echo(f"{len(rows)} run(s): {prompt} prompt + {completion} completion tokens")
+
+
+def _count(tokens: int | None) -> str:
+    return "" if tokens is None else str(tokens)
 
 
 def _jsonable(card_set: TopicCards) -> dict[str, Any]:

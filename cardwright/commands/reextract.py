@@ -2,8 +2,9 @@
 
 Selects topics (one, changed since a time, or failed), then recomputes each through the same
 replace transaction and fencing as the consumers (consumers.recompute). ``--dry-run`` prints what
-would change, card by card, and writes nothing. Consumer offsets are never touched, so a group
-that is running goes on as before.
+would change, card by card, and writes nothing; with an extractor that spends tokens (llm) it
+calls no model and prints instead the tokens re-deriving the selected topics would spend.
+Consumer offsets are never touched, so a group that is running goes on as before.
 
 A recompute with another extractor than the one a topic's cards come from is refused (exit 2)
 unless ``--allow-other-extractor`` is given: the group re-derives a topic with its own extractor on
@@ -174,12 +175,32 @@ def _recompute(recompute: Recompute, keys: list[TopicKey], dry_run: bool) -> lis
 
 
 def _as_json(extractor_id: str, results: list[TopicRecompute], dry_run: bool) -> dict[str, object]:
-    return {
+    document: dict[str, object] = {
         "extractor": extractor_id,
         "dry_run": dry_run,
         "summary": dict(Counter(r.status for r in results)),
         "topics": [r.as_dict() for r in results],
     }
+    estimate = _estimate(results)
+    if estimate is not None:
+        document["estimated_tokens"] = {
+            "prompt": estimate[0],
+            "completion_at_most": estimate[1],
+            "calls": estimate[2],
+        }
+    return document
+
+
+def _estimate(results: list[TopicRecompute]) -> tuple[int, int, int] | None:
+    """Prompt tokens, most completion tokens and calls a re-derivation would spend."""
+    estimates = [r.estimate for r in results if r.estimate is not None]
+    if not estimates:
+        return None
+    return (
+        sum(e.prompt_tokens for e in estimates),
+        sum(e.completion_tokens for e in estimates),
+        sum(e.calls for e in estimates),
+    )
 
 
 def _print(extractor_id: str, results: list[TopicRecompute], dry_run: bool) -> None:
@@ -192,6 +213,11 @@ def _print(extractor_id: str, results: list[TopicRecompute], dry_run: bool) -> N
             line += f" (+{counts['added']} -{counts['removed']} ~{counts['changed']} cards)"
         if r.error:
             line += f": {r.error}"
+        if r.estimate is not None:
+            line += (
+                f" (about {r.estimate.prompt_tokens} prompt tokens, at most "
+                f"{r.estimate.completion_tokens} completion)"
+            )
         typer.echo(line)
         if r.diff is not None:
             for card in r.diff.added:
@@ -201,6 +227,13 @@ def _print(extractor_id: str, results: list[TopicRecompute], dry_run: bool) -> N
             for before, after in r.diff.changed:
                 typer.echo(f"  ~ {after.kind}: {after.title} ({_what_changed(before, after)})")
     summary = ", ".join(f"{n} {s}" for s, n in sorted(Counter(r.status for r in results).items()))
+    estimate = _estimate(results)
+    if estimate is not None:
+        prompt, completion, calls = estimate
+        typer.echo(
+            f"estimate: {calls} model call(s), about {prompt} prompt tokens and at most "
+            f"{completion} completion tokens (nothing was sent to the model)"
+        )
     typer.echo(
         f"{len(results)} topic(s) with {extractor_id}: {summary or 'none selected'}"
         + ("; dry run, nothing written" if dry_run else "")

@@ -35,11 +35,13 @@ from cardwright.storage.engine import make_engine
 from cardwright.storage.migrate import upgrade
 from tests.integration.support import consumer_env, publish, read_state, stop
 from tests.integration.workload import conversation_events, expected_hashes
+from tests.llm_server import LlmServer, Reply, register_entry_point
 
 pytestmark = pytest.mark.slow
 
 KAFKA_SENTINEL = "kafka-Sentinel-" + uuid.uuid4().hex[:12]
 DB_SENTINEL = "db-Sentinel-" + uuid.uuid4().hex[:12]
+LLM_SENTINEL = "sk-Sentinel-" + uuid.uuid4().hex[:12]
 SASL_USER = "alice"
 # A consumer on the local stack finishes in seconds; a failed SASL handshake shows in one.
 CONSUME_TIMEOUT_S = 180
@@ -207,18 +209,24 @@ def command_paths() -> list[list[str]]:
 def test_no_command_prints_a_secret(
     kafka_bootstrap: str, database_url: str, topic_name: str, group_id: str, tmp_path: Path
 ) -> None:
-    """With sentinel Kafka secrets and a database URL whose password is a sentinel, at DEBUG,
-    neither `--help` nor a real run of any command shows a sentinel on stdout or stderr."""
+    """With sentinel Kafka secrets, a database URL whose password is a sentinel and a sentinel
+    model API key, at DEBUG, neither `--help` nor a real run of any command (the llm extractor's
+    included, against a server that echoes the key in an error) shows a sentinel."""
     secret_url = make_url(database_url).set(password=DB_SENTINEL)
+    model_server = LlmServer().start()
     env = consumer_env(
         kafka_bootstrap,
         secret_url.render_as_string(hide_password=False),
         topic_name,
         group_id,
         CARDWRIGHT_LOG_LEVEL="DEBUG",
+        CARDWRIGHT_LLM_API_KEY=LLM_SENTINEL,
+        CARDWRIGHT_LLM_BASE_URL=model_server.base_url,
+        CARDWRIGHT_LLM_MODEL="sentinel-model",
         **SECRET_PROPERTIES,
     )
-    env["PYTHONPATH"] = os.pathsep.join(sys.path)
+    entry_points = register_entry_point(str(tmp_path / "entry-points"))
+    env["PYTHONPATH"] = os.pathsep.join([entry_points, *sys.path])
     cardwright = [sys.executable, "-m", "cardwright"]
 
     helps = [
@@ -236,14 +244,21 @@ def test_no_command_prints_a_secret(
     source.write_bytes(b"".join(e.to_json_bytes() + b"\n" for e in events))
     some = events[0]
 
-    def run(*args: str, expect: tuple[int, ...] = (0,)) -> str:
+    def run_with(environment: dict[str, str], *args: str, expect: tuple[int, ...] = (0,)) -> str:
         done = subprocess.run(
-            [*cardwright, *args], env=env, capture_output=True, text=True, timeout=CONSUME_TIMEOUT_S
+            [*cardwright, *args],
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=CONSUME_TIMEOUT_S,
         )
         text = done.stdout + done.stderr
         assert done.returncode in expect, (args, text[-3000:])
-        outputs[" ".join(args)] = text
         return text
+
+    def run(*args: str, expect: tuple[int, ...] = (0,)) -> str:
+        outputs[" ".join(args)] = run_with(env, *args, expect=expect)
+        return outputs[" ".join(args)]
 
     run("migrate", "--sql")
     run("migrate")
@@ -255,6 +270,22 @@ def test_no_command_prints_a_secret(
     run("lag", "--group", group_id, "--topic", topic_name)
     run("replay", "--group", group_id, "--topic", topic_name, "--to-earliest", "--dry-run")
     run("reextract", "--failed", "--dry-run")
+    # The llm extractor: a member and a re-extraction call the model with the key, and an
+    # error that echoes the key is printed and recorded without it.
+    llm = {**env, "CARDWRIGHT_EXTRACTOR": "llm"}
+    topics = sorted({(e.user_id, e.topic_id) for e in events})
+    run("replay", "--group", group_id, "--topic", topic_name, "--to-earliest")
+    outputs["consume (llm)"] = run_with(llm, "consume", "--until-idle", "2")
+    assert model_server.completion_requests, "the member never called the model"
+    echo = {"error": {"message": f"Incorrect API key provided: {LLM_SENTINEL}"}}
+    model_server.then(*[Reply(401, body=echo)] * 3)
+    user_id, topic_id = topics[0]
+    outputs["reextract (llm, 401)"] = run_with(
+        {**llm, "CARDWRIGHT_LLM_MODEL": "other-model"},
+        *("reextract", "--user", user_id, "--topic", topic_id, "--allow-other-extractor"),
+        expect=(1,),
+    )
+    model_server.stop()
     run("dlq", "list", "--topic", topic_name)
     run("dlq", "redrive", "--all", "--dry-run", "--topic", topic_name)
     run("stack", "status", expect=(0, 3))  # 3: no local stack of this checkout runs
@@ -265,5 +296,6 @@ def test_no_command_prints_a_secret(
 
     assert any("DEBUG" in text or '"debug"' in text for text in outputs.values())
     for name, text in outputs.items():
-        for sentinel in (KAFKA_SENTINEL, DB_SENTINEL):
+        for sentinel in (KAFKA_SENTINEL, DB_SENTINEL, LLM_SENTINEL):
             assert sentinel not in text, f"{sentinel[:5]}... leaked by `cardwright {name}`"
+    assert "CARDWRIGHT_LLM_API_KEY" in outputs["reextract (llm, 401)"]

@@ -31,6 +31,7 @@ from cardwright.consumers.core_events import (
     Extract,
     ExtractionAborted,
     ExtractionContended,
+    ExtractionDeferred,
     ExtractionFailed,
     ExtractionFinished,
     ExtractionTimedOut,
@@ -76,10 +77,13 @@ EXTRACT_OUTCOMES = (
     "failed",
     "timeout",
     "contended",
+    "deferred",
     "aborted_down",
     "aborted_misconfigured",
 )
 PERSIST_OUTCOMES = ("ok", "down", "misconfigured")
+# How long a "deferred" extraction waits (a spent token budget): longer than any backoff.
+DEFERRAL_S = 60.0
 
 
 @dataclass
@@ -189,7 +193,7 @@ class World:
         op = self.ops.pop(key)
         if op.kind == "record":
             outcome = {"new": "new", "stale": "new", "missing": "missing"}.get(outcome, outcome)
-            if outcome in ("failed", "timeout", "contended"):
+            if outcome in ("failed", "timeout", "contended", "deferred"):
                 outcome = "new"  # recording a failure cannot fail but by an outage
         event: Event[Rec]
         if outcome in ("new", "stale", "missing"):
@@ -203,6 +207,8 @@ class World:
             event = ExtractionTimedOut(self.now, key, "timed out")
         elif outcome == "contended":
             event = ExtractionContended(self.now, key)
+        elif outcome == "deferred":  # the token budget is spent for the next minute
+            event = ExtractionDeferred(self.now, key, self.now + DEFERRAL_S)
         elif outcome == "aborted_down":
             event = ExtractionAborted(self.now, key, DatabaseDown(self.now, "gone"))
         else:

@@ -269,3 +269,25 @@ def test_a_partition_paused_revoked_and_given_back_is_read_again() -> None:
     world.produce(0, ("u", "t1"))
     world.assign({P0})
     assert P0 not in world.paused, "given back paused: it would never be read again"
+
+
+def test_a_deferred_topic_waits_until_told_and_counts_no_attempt() -> None:
+    """A spent token budget defers extractions (ExtractionDeferred): the topic is extracted
+    again when the budget allows, however often it was deferred, and never recorded failed."""
+    world = World(_config(extract_attempts=2), partitions=1)
+    world.produce(0, ("u", "t0"))
+    world.assign({P0})
+    world.poll(2)
+    world.complete_persist("ok")
+    world.tick(2.0)
+    for _ in range(3):  # more deferrals than attempts
+        world.complete_op(("u", "t0"), "deferred")
+        world.tick(30.0)
+        assert ("u", "t0") not in world.ops, "extracted before the budget allows"
+        world.tick(30.0)
+        assert world.ops[("u", "t0")].kind == "extract"
+    assert world.committed.get(P0, 0) == 0, "a deferred topic's offset is not committed"
+    world.complete_op(("u", "t0"), "new")
+    world.tick(0.0)
+    assert world.committed[P0] == 1
+    assert world.extracted() == [("u", "t0")] * 4
