@@ -10,7 +10,7 @@ Readers therefore see the old complete set or the new complete set, never a mix.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -26,29 +26,18 @@ from sqlalchemy import (
     cast,
     delete,
     func,
-    literal,
     select,
     text,
     update,
 )
 from sqlalchemy import insert as core_insert
 from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.types import TypeEngine
 
 from cardwright.schema.cards import CardDraft, LiveMessage, TopicSnapshot, card_id
 from cardwright.schema.failpoints import REPLACE_AFTER_DELETE, failpoint
 from cardwright.storage.arrays import unnest
 from cardwright.storage.tables import cards, extract_failures, extract_runs, messages, topics
-
-# The run insert as text: SQLAlchemy does not cache the compiled form of the PostgreSQL
-# dialect's INSERT ... ON CONFLICT, and compiling it again for every extraction was a
-# measurable share of the replace transaction.
-_INSERT_RUN = text(
-    "INSERT INTO extract_runs (topic_id, user_id, source_hash, extractor_id, state_version,"
-    " message_count, card_count, extract_ms, consumer_instance)"
-    " VALUES (:topic_id, :user_id, :source_hash, :extractor_id, :state_version,"
-    " :message_count, :card_count, :extract_ms, :consumer_instance)"
-    " ON CONFLICT (topic_id, user_id, source_hash) DO NOTHING RETURNING run_id"
-)
 
 
 class Outcome(StrEnum):
@@ -81,6 +70,32 @@ class ExtractResult:
     drafts: Sequence[CardDraft]
     extract_ms: int
     consumer_instance: str
+
+
+# The columns of a run, each with its SQL type and where its value comes from: the one list the
+# single-topic insert (below) and the group commit (storage.group_replace) are built from, so a
+# new column (an extractor's cost, say) is one line here plus its migration.
+RUN_COLUMNS: tuple[tuple[str, str, Callable[[ExtractResult], object]], ...] = (
+    ("topic_id", "text", lambda r: r.snapshot.topic_id),
+    ("user_id", "text", lambda r: r.snapshot.user_id),
+    ("source_hash", "text", lambda r: r.source_hash),
+    ("extractor_id", "text", lambda r: r.extractor_id),
+    ("state_version", "bigint", lambda r: r.snapshot.state_version),
+    ("message_count", "integer", lambda r: len(r.snapshot.messages)),
+    ("card_count", "integer", lambda r: len(r.drafts)),
+    ("extract_ms", "integer", lambda r: r.extract_ms),
+    ("consumer_instance", "text", lambda r: r.consumer_instance),
+)
+RUN_CONFLICT = "ON CONFLICT (topic_id, user_id, source_hash) DO NOTHING"
+
+# The run insert as text: SQLAlchemy does not cache the compiled form of the PostgreSQL
+# dialect's INSERT ... ON CONFLICT, and compiling it again for every extraction was a
+# measurable share of the replace transaction. Built from constant names only.
+_INSERT_RUN = text(
+    f"INSERT INTO extract_runs ({', '.join(name for name, _, _ in RUN_COLUMNS)})"  # noqa: S608
+    f" VALUES ({', '.join(':' + name for name, _, _ in RUN_COLUMNS)})"
+    f" {RUN_CONFLICT} RETURNING run_id"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +153,49 @@ def read_snapshot(engine: Engine, user_id: str, topic_id: str) -> StoredTopic | 
     return StoredTopic(snapshot, topic.cards_source_hash, topic.cards_state_version)
 
 
+class Step(StrEnum):
+    """What the replace does with one result, decided from the locked topic row alone."""
+
+    MISSING = "missing"  # no topic row: Outcome.MISSING
+    STALE = "stale"  # fenced: Outcome.STALE
+    NOOP = "noop"  # cards already from this hash: move the fence only, Outcome.NOOP
+    WRITE = "write"  # insert or reuse the run, replace the cards: NEW_RUN or REUSED_RUN
+
+
+@dataclass(frozen=True, slots=True)
+class CardState:
+    """Where a topic's current cards come from: the part of its row the replace decides on."""
+
+    cards_state_version: int | None
+    cards_source_hash: str | None
+
+
+def decide(row: CardState | None, result: ExtractResult) -> Step:
+    """The replace's decision for ``result`` on a topic whose locked row is ``row``.
+
+    Pure, so the one-topic path and the group commit decide alike: the freshness fence first
+    (a stale worker must never overwrite newer cards), then the no-op (docs/design.md,
+    "Storage").
+    """
+    if row is None:
+        return Step.MISSING
+    if _fenced(row.cards_state_version, result.snapshot.state_version):
+        return Step.STALE
+    if row.cards_source_hash == result.source_hash:
+        return Step.NOOP
+    return Step.WRITE
+
+
+def state_after(row: CardState | None, result: ExtractResult, step: Step) -> CardState | None:
+    """The topic row's card state once ``result`` was stored with ``step``."""
+    if row is None or step in (Step.MISSING, Step.STALE):
+        return row
+    version = result.snapshot.state_version
+    if row.cards_state_version is not None:
+        version = max(version, row.cards_state_version)
+    return CardState(version, result.source_hash)
+
+
 def _locked(query: Select[Any]) -> Select[Any]:
     """The per-topic lock: concurrent replaces of one topic queue here, one at a time."""
     return query.with_for_update()
@@ -151,53 +209,49 @@ def _fenced(cards_state_version: int | None, snapshot_state_version: int) -> boo
 
 def replace_cards(engine: Engine, result: ExtractResult) -> Outcome:
     """Store ``result`` as the topic's card set in one transaction; see the module docstring."""
-    snap = result.snapshot
     with engine.begin() as connection:
-        query = select(topics.c.cards_state_version, topics.c.cards_source_hash).where(
-            topics.c.user_id == snap.user_id, topics.c.topic_id == snap.topic_id
-        )
-        topic = connection.execute(_locked(query)).one_or_none()
-        if topic is None:
-            return Outcome.MISSING
-        if _fenced(topic.cards_state_version, snap.state_version):
-            return Outcome.STALE
-        if topic.cards_source_hash == result.source_hash:
-            # Same input as the current cards: keep them; only move the fence forward.
-            _point_topic_at(connection, result, run_id=None)
-            return Outcome.NOOP
+        return replace_locked(connection, result)
 
+
+def replace_locked(connection: Connection, result: ExtractResult) -> Outcome:
+    """The replace of one topic inside the caller's transaction, its topic row locked first."""
+    snap = result.snapshot
+    query = select(topics.c.cards_state_version, topics.c.cards_source_hash).where(
+        topics.c.user_id == snap.user_id, topics.c.topic_id == snap.topic_id
+    )
+    topic = connection.execute(_locked(query)).one_or_none()
+    row = None if topic is None else CardState(topic.cards_state_version, topic.cards_source_hash)
+    step = decide(row, result)
+    if step is Step.MISSING:
+        return Outcome.MISSING
+    if step is Step.STALE:
+        return Outcome.STALE
+    if step is Step.NOOP:
+        # Same input as the current cards: keep them; only move the fence forward.
+        _point_topic_at(connection, result, run_id=None)
+        return Outcome.NOOP
+
+    run_id = connection.execute(
+        _INSERT_RUN, {name: value(result) for name, _, value in RUN_COLUMNS}
+    ).scalar_one_or_none()
+    outcome = Outcome.NEW_RUN
+    if run_id is None:
+        outcome = Outcome.REUSED_RUN
         run_id = connection.execute(
-            _INSERT_RUN,
-            {
-                "topic_id": snap.topic_id,
-                "user_id": snap.user_id,
-                "source_hash": result.source_hash,
-                "extractor_id": result.extractor_id,
-                "state_version": snap.state_version,
-                "message_count": len(snap.messages),
-                "card_count": len(result.drafts),
-                "extract_ms": result.extract_ms,
-                "consumer_instance": result.consumer_instance,
-            },
-        ).scalar_one_or_none()
-        outcome = Outcome.NEW_RUN
-        if run_id is None:
-            outcome = Outcome.REUSED_RUN
-            run_id = connection.execute(
-                select(extract_runs.c.run_id).where(
-                    extract_runs.c.topic_id == snap.topic_id,
-                    extract_runs.c.user_id == snap.user_id,
-                    extract_runs.c.source_hash == result.source_hash,
-                )
-            ).scalar_one()
+            select(extract_runs.c.run_id).where(
+                extract_runs.c.topic_id == snap.topic_id,
+                extract_runs.c.user_id == snap.user_id,
+                extract_runs.c.source_hash == result.source_hash,
+            )
+        ).scalar_one()
 
-        connection.execute(
-            delete(cards).where(cards.c.user_id == snap.user_id, cards.c.topic_id == snap.topic_id)
-        )
-        failpoint(REPLACE_AFTER_DELETE)
-        if result.drafts:
-            connection.execute(_insert_cards(result, run_id))
-        _point_topic_at(connection, result, run_id=run_id)
+    connection.execute(
+        delete(cards).where(cards.c.user_id == snap.user_id, cards.c.topic_id == snap.topic_id)
+    )
+    failpoint(REPLACE_AFTER_DELETE)
+    if result.drafts:
+        connection.execute(insert_cards([(result, run_id)]))
+    _point_topic_at(connection, result, run_id=run_id)
     return outcome
 
 
@@ -252,51 +306,58 @@ def _point_topic_at(connection: Connection, result: ExtractResult, run_id: int |
     )
 
 
-def _insert_cards(result: ExtractResult, run_id: int) -> Executable:
-    """All of the topic's cards in one statement (arrays per column, see storage.arrays)."""
-    snap = result.snapshot
-    drafts = result.drafts
-    count = len(drafts)
-    rows = unnest(
-        (
-            "card_id",
-            Text,
-            [card_id(snap.user_id, snap.topic_id, result.source_hash, i) for i in range(count)],
-        ),
-        ("position", Integer, list(range(count))),
-        ("kind", Text, [d.kind.value for d in drafts]),
-        ("title", Text, [d.title for d in drafts]),
-        ("body", Text, [d.body for d in drafts]),
-        # JSON text, cast per row: psycopg would send a list of lists as a 2-D array instead.
-        ("message_ids", Text, [json.dumps(list(d.message_ids)) for d in drafts]),
-    )
-    columns = (
-        "card_id",
-        "run_id",
-        "user_id",
-        "topic_id",
-        "conversation_id",
-        "position",
-        "kind",
-        "title",
-        "body",
-        "message_ids",
-    )
+def insert_cards(written: Sequence[tuple[ExtractResult, int]]) -> Executable:
+    """The cards of every ``(result, run_id)`` in one statement (one array per column, see
+    storage.arrays); the topics must be distinct."""
+    rows = [
+        _card_row(result, run_id, position, draft)
+        for result, run_id in written
+        for position, draft in enumerate(result.drafts)
+    ]
+    arrays = unnest(*((name, type_, [row[name] for row in rows]) for name, type_ in CARD_TYPES))
     return core_insert(cards).from_select(
-        columns,
+        [name for name, _ in CARD_TYPES],
         select(
-            rows.c.card_id,
-            literal(run_id, BigInteger),
-            literal(snap.user_id, Text),
-            literal(snap.topic_id, Text),
-            literal(snap.conversation_id, Text),
-            rows.c.position,
-            rows.c.kind,
-            rows.c.title,
-            rows.c.body,
-            cast(rows.c.message_ids, JSONB),
+            *(
+                # JSON text, cast per row: psycopg would send a list of lists as a 2-D array.
+                cast(arrays.c[name], JSONB) if name == "message_ids" else arrays.c[name]
+                for name, _ in CARD_TYPES
+            )
         ),
     )
+
+
+# The columns of a card and the element type of the array that carries each.
+CARD_TYPES: tuple[tuple[str, type[TypeEngine[Any]]], ...] = (
+    ("card_id", Text),
+    ("run_id", BigInteger),
+    ("user_id", Text),
+    ("topic_id", Text),
+    ("conversation_id", Text),
+    ("position", Integer),
+    ("kind", Text),
+    ("title", Text),
+    ("body", Text),
+    ("message_ids", Text),
+)
+
+
+def _card_row(
+    result: ExtractResult, run_id: int, position: int, draft: CardDraft
+) -> dict[str, Any]:
+    snap = result.snapshot
+    return {
+        "card_id": card_id(snap.user_id, snap.topic_id, result.source_hash, position),
+        "run_id": run_id,
+        "user_id": snap.user_id,
+        "topic_id": snap.topic_id,
+        "conversation_id": snap.conversation_id,
+        "position": position,
+        "kind": draft.kind.value,
+        "title": draft.title,
+        "body": draft.body,
+        "message_ids": json.dumps(list(draft.message_ids)),
+    }
 
 
 def record_failure(
