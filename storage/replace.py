@@ -310,7 +310,7 @@ def insert_cards(written: Sequence[tuple[ExtractResult, int]]) -> Executable:
     """The cards of every ``(result, run_id)`` in one statement (one array per column, see
     storage.arrays); the topics must be distinct."""
     rows = [
-        _card_row(result, run_id, position, draft)
+        card_row(result, run_id, position, draft)
         for result, run_id in written
         for position, draft in enumerate(result.drafts)
     ]
@@ -342,9 +342,7 @@ CARD_TYPES: tuple[tuple[str, type[TypeEngine[Any]]], ...] = (
 )
 
 
-def _card_row(
-    result: ExtractResult, run_id: int, position: int, draft: CardDraft
-) -> dict[str, Any]:
+def card_row(result: ExtractResult, run_id: int, position: int, draft: CardDraft) -> dict[str, Any]:
     snap = result.snapshot
     return {
         "card_id": card_id(snap.user_id, snap.topic_id, result.source_hash, position),
