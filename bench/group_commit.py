@@ -24,18 +24,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from psycopg.types.json import Jsonb
-from sqlalchemy import Connection, Engine, delete, text
+from sqlalchemy import Connection, Engine, Executable, cast, delete, insert, select, text
+from sqlalchemy.dialects.postgresql import JSONB
 
 from bench import report
 from bench.environment import fresh_database, machine
 from cardwright.schema.cards import CardDraft, CardKind, LiveMessage, TopicSnapshot
+from cardwright.storage.arrays import unnest
 from cardwright.storage.engine import make_engine
 from cardwright.storage.group_replace import copy_cards, replace_many
 from cardwright.storage.replace import (
     CARD_TYPES,
     ExtractResult,
     card_row,
-    insert_cards,
     replace_cards,
 )
 from cardwright.storage.tables import cards, topics
@@ -157,6 +158,26 @@ def replaces(engine: Engine, snapshots: Sequence[TopicSnapshot]) -> dict[str, An
     }
 
 
+def _unnest_cards(written: Sequence[tuple[ExtractResult, int]]) -> Executable:
+    """The rows of copy_cards as one INSERT ... SELECT FROM unnest(...), one array per column
+    (replace_cards' way, for many topics at once)."""
+    rows = [
+        card_row(result, run_id, position, draft)
+        for result, run_id in written
+        for position, draft in enumerate(result.drafts)
+    ]
+    arrays = unnest(*((name, type_, [row[name] for row in rows]) for name, type_ in CARD_TYPES))
+    return insert(cards).from_select(
+        [name for name, _ in CARD_TYPES],
+        select(
+            *(
+                cast(arrays.c[name], JSONB) if name == "message_ids" else arrays.c[name]
+                for name, _ in CARD_TYPES
+            )
+        ),
+    )
+
+
 def _copy_binary(connection: Connection, written: Sequence[tuple[ExtractResult, int]]) -> None:
     """The rows of copy_cards by binary COPY, the third candidate."""
     names = [name for name, _ in CARD_TYPES]
@@ -186,7 +207,7 @@ def card_inserts(engine: Engine, snapshots: Sequence[TopicSnapshot]) -> dict[str
     written = [(r, run_of[r.snapshot.topic_id]) for r in batch]
     keys = [r.snapshot.topic_id for r in batch]
     ways: dict[str, Callable[[Connection], object]] = {
-        "unnest_ms": lambda c: c.execute(insert_cards(written)),
+        "unnest_ms": lambda c: c.execute(_unnest_cards(written)),
         "copy_text_ms": lambda c: copy_cards(c, written),
         "copy_binary_ms": lambda c: _copy_binary(c, written),
     }

@@ -353,7 +353,7 @@ _COPY_CARDS = f"COPY cards ({', '.join(_CARD_NAMES)}) FROM STDIN"
 def copy_cards(connection: Connection, written: Sequence[tuple[ExtractResult, int]]) -> None:
     """The cards of every ``(result, run_id)`` by COPY (text format), inside the transaction.
 
-    COPY, not insert_cards' INSERT ... SELECT FROM unnest(...): for one batch of 50 topics x 8
+    COPY, not replace_cards' INSERT ... SELECT FROM unnest(...): for one batch of 50 topics x 8
     cards on our 2-core machine (shared, load average 10-17), four runs of bench/group_commit.py
     gave medians of 67-165 ms for unnest, 32-88 ms for text COPY and 40-101 ms for binary COPY;
     text COPY took about half of unnest's time in every run. Most of unnest's time is psycopg

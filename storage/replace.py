@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    ColumnElement,
     Connection,
     Engine,
     Executable,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     cast,
     delete,
     func,
+    literal,
     select,
     text,
     update,
@@ -250,7 +252,7 @@ def replace_locked(connection: Connection, result: ExtractResult) -> Outcome:
     )
     failpoint(REPLACE_AFTER_DELETE)
     if result.drafts:
-        connection.execute(insert_cards([(result, run_id)]))
+        connection.execute(_insert_cards(result, run_id))
     _point_topic_at(connection, result, run_id=run_id)
     return outcome
 
@@ -306,28 +308,39 @@ def _point_topic_at(connection: Connection, result: ExtractResult, run_id: int |
     )
 
 
-def insert_cards(written: Sequence[tuple[ExtractResult, int]]) -> Executable:
-    """The cards of every ``(result, run_id)`` in one statement (one array per column, see
-    storage.arrays); the topics must be distinct."""
-    rows = [
-        card_row(result, run_id, position, draft)
-        for result, run_id in written
-        for position, draft in enumerate(result.drafts)
-    ]
-    arrays = unnest(*((name, type_, [row[name] for row in rows]) for name, type_ in CARD_TYPES))
-    return core_insert(cards).from_select(
-        [name for name, _ in CARD_TYPES],
-        select(
-            *(
-                # JSON text, cast per row: psycopg would send a list of lists as a 2-D array.
-                cast(arrays.c[name], JSONB) if name == "message_ids" else arrays.c[name]
-                for name, _ in CARD_TYPES
-            )
-        ),
+def _insert_cards(result: ExtractResult, run_id: int) -> Executable:
+    """All of the topic's cards in one statement (arrays per column, see storage.arrays); what
+    every card of the topic shares is a literal, so psycopg builds only the arrays that vary
+    (building arrays in Python is most of this statement's cost, see storage.group_replace)."""
+    snap = result.snapshot
+    rows = [card_row(result, run_id, i, draft) for i, draft in enumerate(result.drafts)]
+    shared: dict[str, ColumnElement[Any]] = {
+        "run_id": literal(run_id, BigInteger),
+        "user_id": literal(snap.user_id, Text),
+        "topic_id": literal(snap.topic_id, Text),
+        "conversation_id": literal(snap.conversation_id, Text),
+    }
+    arrays = unnest(
+        *(
+            (name, type_, [row[name] for row in rows])
+            for name, type_ in CARD_TYPES
+            if name not in shared
+        )
     )
+    columns: list[ColumnElement[Any]] = []
+    for name, _ in CARD_TYPES:
+        if name in shared:
+            columns.append(shared[name])
+        elif name == "message_ids":
+            # JSON text, cast per row: psycopg would send a list of lists as a 2-D array.
+            columns.append(cast(arrays.c[name], JSONB))
+        else:
+            columns.append(arrays.c[name])
+    return core_insert(cards).from_select([name for name, _ in CARD_TYPES], select(*columns))
 
 
-# The columns of a card and the element type of the array that carries each.
+# The columns of a card and the element type of the array that carries each (replace_cards'
+# unnest, storage.group_replace's COPY).
 CARD_TYPES: tuple[tuple[str, type[TypeEngine[Any]]], ...] = (
     ("card_id", Text),
     ("run_id", BigInteger),
