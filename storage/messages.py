@@ -18,10 +18,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     ColumnElement,
     Connection,
@@ -30,18 +30,27 @@ from sqlalchemy import (
     Row,
     Text,
     and_,
-    bindparam,
     func,
+    literal,
+    null,
     select,
     tuple_,
+    union_all,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert
 
 from cardwright.schema.cards import TopicKey
 from cardwright.schema.errors import BadInput
-from cardwright.schema.events import REASON_MESSAGE_MOVED, REASON_TOPIC_CONFLICT, MessageEvent
+from cardwright.schema.events import MessageEvent
 from cardwright.storage.arrays import unnest
+from cardwright.storage.persist_plan import (
+    KnownMessage,
+    KnownTopic,
+    needs_extract,
+    plan_batch,
+    topic_updates,
+)
 from cardwright.storage.tables import messages, topics
 
 
@@ -58,161 +67,142 @@ class PersistResult:
 def persist_batch(
     connection: Connection, events: Sequence[MessageEvent], extractor_id: str
 ) -> PersistResult:
-    """Apply ``events`` (in log order) inside the caller's transaction."""
+    """Apply ``events`` (in log order) inside the caller's transaction.
+
+    One lookup (topics and messages in one statement, so one snapshot), the pure plan
+    (storage.persist_plan), then one statement per kind: new topic rows, the message upsert,
+    the topic rows locked and read again, their update. A replay of processed events is the
+    lookup alone.
+    """
     result = PersistResult()
     if not events:
         return result
-    topic_keys = {(e.user_id, e.topic_id) for e in events}
-    message_keys = {(e.user_id, e.message_id) for e in events}
+    topic_keys = sorted({(e.user_id, e.topic_id) for e in events})
+    message_keys = sorted({(e.user_id, e.message_id) for e in events})
+    known_topics, known_messages = _lookup(connection, topic_keys, message_keys)
+    plan = plan_batch(events, known_topics, known_messages)
+    result.rejected = plan.rejected
 
-    known_topics = _read_topics(connection, topic_keys)
-    wanted_messages = unnest(
-        ("user_id", Text, [u for u, _ in sorted(message_keys)]),
-        ("message_id", Text, [m for _, m in sorted(message_keys)]),
-    )
-    stored_messages = {
-        (row.user_id, row.message_id): (row.topic_id, (row.revision, row.event_id))
-        for row in connection.execute(
-            select(
-                messages.c.user_id,
-                messages.c.message_id,
-                messages.c.topic_id,
-                messages.c.revision,
-                messages.c.event_id,
-            ).join(
-                wanted_messages,
-                and_(
-                    messages.c.user_id == wanted_messages.c.user_id,
-                    messages.c.message_id == wanted_messages.c.message_id,
-                ),
-            )
+    if plan.new_topics:
+        rows = unnest(
+            ("user_id", Text, [u for (u, _), _ in plan.new_topics]),
+            ("topic_id", Text, [t for (_, t), _ in plan.new_topics]),
+            ("conversation_id", Text, [c for _, c in plan.new_topics]),
         )
-    }
-    message_topic = {key: topic for key, (topic, _) in stored_messages.items()}
-    topic_conversation = {key: row.conversation_id for key, row in known_topics.items()}
+        connection.execute(
+            insert(topics)
+            .from_select(["user_id", "topic_id", "conversation_id"], select(rows))
+            .on_conflict_do_nothing()
+        )
 
-    latest: dict[tuple[str, str], MessageEvent] = {}
-    last_event_at: dict[TopicKey, datetime] = {}
-    for index, event in enumerate(events):
-        topic_key = (event.user_id, event.topic_id)
-        message_key = (event.user_id, event.message_id)
-        # Check both claims before making either: a rejected event claims nothing.
-        claimed = topic_conversation.get(topic_key, event.conversation_id)
-        if claimed != event.conversation_id:
-            result.rejected[index] = BadInput(
-                REASON_TOPIC_CONFLICT,
-                f"topic {event.topic_id!r} belongs to conversation {claimed!r}, "
-                f"not {event.conversation_id!r}",
-            )
-            continue
-        owner = message_topic.get(message_key, event.topic_id)
-        if owner != event.topic_id:
-            result.rejected[index] = BadInput(
-                REASON_MESSAGE_MOVED,
-                f"message {event.message_id!r} belongs to topic {owner!r}, not {event.topic_id!r}",
-            )
-            continue
-        topic_conversation[topic_key] = event.conversation_id
-        message_topic[message_key] = event.topic_id
-        current = latest.get(message_key)
-        if current is None or _newer(event, current):
-            latest[message_key] = event
-        if topic_key not in last_event_at or event.occurred_at > last_event_at[topic_key]:
-            last_event_at[topic_key] = event.occurred_at
+    changed: dict[TopicKey, int] = defaultdict(int)
+    if plan.writes:
+        for row in connection.execute(_upsert(plan.writes)):
+            changed[(row.user_id, row.topic_id)] += 1
+        result.changed_messages = sum(changed.values())
 
-    new_topics = [
-        {"user_id": u, "topic_id": t, "conversation_id": topic_conversation[(u, t)]}
-        for (u, t) in sorted(last_event_at)
-        if (u, t) not in known_topics
-    ]
-    if new_topics:
-        connection.execute(insert(topics).on_conflict_do_nothing(), new_topics)
-
-    changed_per_topic: dict[TopicKey, int] = defaultdict(int)
-    # A stored message at the same or a higher (revision, event_id) cannot change: leave it out
-    # of the upsert (a replay of processed events then writes nothing). The upsert's own WHERE
-    # still guards against a concurrent writer that stored a higher pair after this read.
-    changing = [
-        key
-        for key in sorted(latest)
-        if key not in stored_messages
-        or _supersedes(version_of(latest[key]), stored_messages[key][1])
-    ]
-    if changing:
-        # Rows in key order: two workers writing overlapping batches (a zombie and the new
-        # owner) then take row locks in the same order and cannot deadlock each other.
-        rows = unnest(*_message_columns([latest[key] for key in changing]))
-        stmt = insert(messages).from_select(MESSAGE_COLUMNS, select(rows))
-        upsert = stmt.on_conflict_do_update(
-            index_elements=[messages.c.user_id, messages.c.message_id],
-            # Every field of the winning event, created_at included: an edit may correct it.
-            set_={
-                name: stmt.excluded[name]
-                for name in (
-                    "role",
-                    "text",
-                    "created_at",
-                    "revision",
-                    "deleted",
-                    "occurred_at",
-                    "event_id",
-                )
-            }
-            | {"updated_at": func.now()},
-            # Only a higher (revision, event_id) changes a stored message, and never its topic.
-            # A row comparison, event_id in code point order (COLLATE "C") as version_of orders
-            # it in Python; a same-revision event with a higher event_id thus wins in a later
-            # batch exactly as it wins within one.
-            where=_supersedes_stored(stmt.excluded)
-            & (messages.c.topic_id == stmt.excluded.topic_id),
-        ).returning(messages.c.user_id, messages.c.topic_id)
-        for row in connection.execute(upsert):
-            changed_per_topic[(row.user_id, row.topic_id)] += 1
-        result.changed_messages = sum(changed_per_topic.values())
-
-    touched = [
-        {"k_user": u, "k_topic": t, "k_delta": changed_per_topic.get((u, t), 0), "k_at": at}
-        for (u, t), at in sorted(last_event_at.items())
-        if _worth_updating((u, t), at, changed_per_topic, known_topics)
-    ]
-    if touched:
+    updates = topic_updates(plan, changed, known_topics)
+    # Read again the topics a write was attempted on that did not land: a concurrent writer (a
+    # zombie, another group) stored these very events after our lookup and made them look
+    # unchanged to us; its state_version rise says their cards are due all the same. Our upsert
+    # waited for that writer, so it committed before this read. The lookup saw every other
+    # topic in one snapshot, consistent with its messages.
+    attempted = {(e.user_id, e.topic_id) for e in plan.writes}
+    recheck = {k for k in attempted if k in known_topics and not changed.get(k)}
+    if updates or recheck:
+        known_topics = known_topics | _lock_topics(
+            connection, sorted(recheck | {key for key, _, _ in updates})
+        )
+    if updates:
+        rows = unnest(
+            ("k_user", Text, [u for (u, _), _, _ in updates]),
+            ("k_topic", Text, [t for (_, t), _, _ in updates]),
+            ("k_delta", Integer, [delta for _, delta, _ in updates]),
+            ("k_at", DateTime(timezone=True), [at for _, _, at in updates]),
+        )
         connection.execute(
             update(topics)
-            .where(topics.c.user_id == bindparam("k_user"))
-            .where(topics.c.topic_id == bindparam("k_topic"))
+            .where(topics.c.user_id == rows.c.k_user, topics.c.topic_id == rows.c.k_topic)
             .values(
-                state_version=topics.c.state_version + bindparam("k_delta"),
-                last_event_at=func.greatest(topics.c.last_event_at, bindparam("k_at")),
-            ),
-            touched,
+                state_version=topics.c.state_version + rows.c.k_delta,
+                last_event_at=func.greatest(topics.c.last_event_at, rows.c.k_at),
+            )
         )
-
-    # Decide from the topic rows as they are now, not as first read: a concurrent writer (a
-    # zombie, another group) may have stored these very events in between, and made the rows
-    # look unchanged to us; their cards are then due all the same. Our upsert waited for that
-    # writer, or our message read already saw it, so it committed before this read.
-    settled = [k for k in last_event_at if k in known_topics and not changed_per_topic.get(k)]
-    if settled:
-        known_topics = known_topics | _read_topics(connection, set(settled))
-    for key in last_event_at:
-        known = known_topics.get(key)
-        if (
-            known is None
-            or changed_per_topic.get(key, 0) > 0
-            or known.cards_state_version != known.state_version
-            or known.cards_extractor_id != extractor_id
-        ):
-            result.needs_extract.add(key)
+    result.needs_extract = needs_extract(plan, changed, known_topics, extractor_id)
     return result
 
 
-def _read_topics(connection: Connection, keys: set[TopicKey]) -> dict[TopicKey, Row[Any]]:
-    """The stored rows of the topics ``keys`` (those that exist)."""
-    # Keys travel as arrays joined with unnest(): one short statement whatever the batch size,
-    # which PostgreSQL and psycopg parse and plan once, instead of an IN list of 2,000 params.
+def _lookup(
+    connection: Connection, topic_keys: list[TopicKey], message_keys: list[tuple[str, str]]
+) -> tuple[dict[TopicKey, KnownTopic], dict[tuple[str, str], KnownMessage]]:
+    """The stored topic rows and message rows of a batch, in ONE statement: one snapshot, so a
+    topic row and its messages agree even while another writer commits, and one round trip."""
+    wanted_topics = unnest(
+        ("user_id", Text, [u for u, _ in topic_keys]),
+        ("topic_id", Text, [t for _, t in topic_keys]),
+    )
+    wanted_messages = unnest(
+        ("m_user_id", Text, [u for u, _ in message_keys]),
+        ("message_id", Text, [m for _, m in message_keys]),
+    )
+    none_text = null().cast(Text)
+    none_int = null().cast(Integer)
+    topic_part = select(
+        literal("t").label("part"),
+        topics.c.user_id,
+        topics.c.topic_id,
+        topics.c.conversation_id,
+        topics.c.state_version,
+        topics.c.cards_state_version,
+        topics.c.cards_extractor_id,
+        topics.c.last_event_at,
+        none_text.label("message_id"),
+        none_int.label("revision"),
+        none_text.label("event_id"),
+    ).join(
+        wanted_topics,
+        and_(
+            topics.c.user_id == wanted_topics.c.user_id,
+            topics.c.topic_id == wanted_topics.c.topic_id,
+        ),
+    )
+    message_part = select(
+        literal("m"),
+        messages.c.user_id,
+        messages.c.topic_id,
+        none_text,
+        null().cast(BigInteger),
+        null().cast(BigInteger),
+        none_text,
+        null().cast(DateTime(timezone=True)),
+        messages.c.message_id,
+        messages.c.revision,
+        messages.c.event_id,
+    ).join(
+        wanted_messages,
+        and_(
+            messages.c.user_id == wanted_messages.c.m_user_id,
+            messages.c.message_id == wanted_messages.c.message_id,
+        ),
+    )
+    found_topics: dict[TopicKey, KnownTopic] = {}
+    found_messages: dict[tuple[str, str], KnownMessage] = {}
+    for row in connection.execute(union_all(topic_part, message_part)):
+        if row.part == "t":
+            found_topics[(row.user_id, row.topic_id)] = _known_topic(row)
+        else:
+            found_messages[(row.user_id, row.message_id)] = KnownMessage(
+                row.topic_id, (row.revision, row.event_id)
+            )
+    return found_topics, found_messages
+
+
+def _lock_topics(connection: Connection, keys: list[TopicKey]) -> dict[TopicKey, KnownTopic]:
+    """Lock the topic rows ``keys`` in (user_id, topic_id) code point order, the order every
+    writer of topic rows takes them in (storage.group_replace too), and read them as they are."""
     wanted = unnest(
-        ("user_id", Text, [u for u, _ in sorted(keys)]),
-        ("topic_id", Text, [t for _, t in sorted(keys)]),
+        ("user_id", Text, [u for u, _ in keys]),
+        ("topic_id", Text, [t for _, t in keys]),
     )
     rows = connection.execute(
         select(
@@ -223,37 +213,56 @@ def _read_topics(connection: Connection, keys: set[TopicKey]) -> dict[TopicKey, 
             topics.c.cards_state_version,
             topics.c.cards_extractor_id,
             topics.c.last_event_at,
-        ).join(
+        )
+        .join(
             wanted,
             and_(topics.c.user_id == wanted.c.user_id, topics.c.topic_id == wanted.c.topic_id),
         )
+        .order_by(topics.c.user_id.collate("C"), topics.c.topic_id.collate("C"))
+        .with_for_update(of=topics)
     )
-    return {(row.user_id, row.topic_id): row for row in rows}
+    return {(row.user_id, row.topic_id): _known_topic(row) for row in rows}
 
 
-def _worth_updating(
-    key: TopicKey,
-    at: datetime,
-    changed_per_topic: dict[TopicKey, int],
-    known_topics: dict[TopicKey, Row[Any]],
-) -> bool:
-    """Skip the topic row write when nothing changed, as on a replay of processed events."""
-    known = known_topics.get(key)
-    if known is None or changed_per_topic.get(key, 0) > 0 or known.last_event_at is None:
-        return True
-    return bool(at > known.last_event_at)
+def _known_topic(row: Row[Any]) -> KnownTopic:
+    return KnownTopic(
+        row.conversation_id,
+        row.state_version,
+        row.cards_state_version,
+        row.cards_extractor_id,
+        row.last_event_at,
+    )
 
 
-def version_of(event: MessageEvent) -> tuple[int, str]:
-    """The pair that orders an event among its message's events, as stored: event_id as its
-    canonical text, compared in code point order (the SQL side uses COLLATE "C")."""
-    return (event.revision, str(event.event_id))
-
-
-def _supersedes(event: tuple[int, str], stored: tuple[int, str]) -> bool:
-    """Whether an event at ``event`` replaces a message stored at ``stored``: only a higher
-    (revision, event_id). The upsert's WHERE (:func:`_supersedes_stored`) says the same in SQL."""
-    return event > stored
+def _upsert(events: Sequence[MessageEvent]) -> Any:
+    """The winning events as message rows, in the order given (key order: two workers writing
+    overlapping batches, a zombie and the new owner, then lock rows in the same order and
+    cannot deadlock each other); returns the (user_id, topic_id) of each row that changed."""
+    rows = unnest(*_message_columns(events))
+    stmt = insert(messages).from_select(MESSAGE_COLUMNS, select(rows))
+    return stmt.on_conflict_do_update(
+        index_elements=[messages.c.user_id, messages.c.message_id],
+        # Every field of the winning event, created_at included: an edit may correct it.
+        set_={
+            name: stmt.excluded[name]
+            for name in (
+                "role",
+                "text",
+                "created_at",
+                "revision",
+                "deleted",
+                "occurred_at",
+                "event_id",
+            )
+        }
+        | {"updated_at": func.now()},
+        # Only a higher (revision, event_id) changes a stored message, and never its topic.
+        # A row comparison, event_id in code point order (COLLATE "C") as version_of orders
+        # it in Python; a same-revision event with a higher event_id thus wins in a later
+        # batch exactly as it wins within one. It also guards against a concurrent writer
+        # that stored a higher pair after the lookup.
+        where=_supersedes_stored(stmt.excluded) & (messages.c.topic_id == stmt.excluded.topic_id),
+    ).returning(messages.c.user_id, messages.c.topic_id)
 
 
 def _supersedes_stored(excluded: Any) -> ColumnElement[bool]:
@@ -262,11 +271,6 @@ def _supersedes_stored(excluded: Any) -> ColumnElement[bool]:
     return tuple_(messages.c.revision, messages.c.event_id.collate("C")) < tuple_(
         excluded.revision, excluded.event_id.collate("C")
     )
-
-
-def _newer(candidate: MessageEvent, current: MessageEvent) -> bool:
-    """The highest (revision, event_id) wins, so any order of arrival gives one answer."""
-    return version_of(candidate) > version_of(current)
 
 
 # The columns an event fills, in the order of the arrays that carry them.

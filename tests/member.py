@@ -56,10 +56,10 @@ def _skip_freshness_fence() -> None:
 
 
 def _edits_without_revision_check() -> None:
-    from cardwright.storage import messages
+    from cardwright.storage import messages, persist_plan
     from cardwright.storage.tables import messages as table
 
-    messages._supersedes = lambda event, stored: event[0] != stored[0]
+    persist_plan._supersedes = lambda event, stored: event[0] != stored[0]
     messages._supersedes_stored = lambda excluded: table.c.revision != excluded.revision
 
 
@@ -77,10 +77,10 @@ def _three_digit_year() -> None:
 def _first_event_wins() -> None:
     from sqlalchemy import false
 
-    from cardwright.storage import messages
+    from cardwright.storage import messages, persist_plan
 
-    messages._newer = lambda candidate, current: False
-    messages._supersedes = lambda event, stored: False
+    persist_plan._newer = lambda candidate, current: False
+    persist_plan._supersedes = lambda event, stored: False
     messages._supersedes_stored = lambda excluded: false()
 
 

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cardwright.schema.events import MessageEvent, Op
-from cardwright.storage.messages import _newer, version_of
+from cardwright.storage.persist_plan import _newer, version_of
 
 AT = datetime(2024, 5, 1, tzinfo=UTC)
 
