@@ -145,20 +145,7 @@ def persist_batch(
         stmt = insert(messages).from_select(MESSAGE_COLUMNS, select(rows))
         upsert = stmt.on_conflict_do_update(
             index_elements=[messages.c.user_id, messages.c.message_id],
-            # Every field of the winning event, created_at included: an edit may correct it.
-            set_={
-                name: stmt.excluded[name]
-                for name in (
-                    "role",
-                    "text",
-                    "created_at",
-                    "revision",
-                    "deleted",
-                    "occurred_at",
-                    "event_id",
-                )
-            }
-            | {"updated_at": func.now()},
+            set_=_superseding_fields(stmt.excluded),
             # Only a higher (revision, event_id) changes a stored message, and never its topic.
             # A row comparison, event_id in code point order (COLLATE "C") as version_of orders
             # it in Python; a same-revision event with a higher event_id thus wins in a later
@@ -262,6 +249,13 @@ def _supersedes_stored(excluded: Any) -> ColumnElement[bool]:
     return tuple_(messages.c.revision, messages.c.event_id.collate("C")) < tuple_(
         excluded.revision, excluded.event_id.collate("C")
     )
+
+
+def _superseding_fields(excluded: Any) -> dict[str, Any]:
+    """What a superseding event writes over the stored row: every field of the winning event,
+    created_at included, since an edit may correct it (docs/design.md, "Message event")."""
+    fields = ("role", "text", "created_at", "revision", "deleted", "occurred_at", "event_id")
+    return {name: excluded[name] for name in fields} | {"updated_at": func.now()}
 
 
 def _newer(candidate: MessageEvent, current: MessageEvent) -> bool:

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    ColumnElement,
     Connection,
     Engine,
     Executable,
@@ -123,10 +124,7 @@ def read_snapshot(engine: Engine, user_id: str, topic_id: str) -> StoredTopic | 
                     messages.c.topic_id == topic_id,
                     messages.c.deleted.is_(False),
                 )
-                # The order of the source hash (docs/design.md, "Source hash"): ties in
-                # created_at by message_id in code point order, which is byte order under the
-                # "C" collation whatever the database's own; the extractor sees this order.
-                .order_by(messages.c.created_at, messages.c.message_id.collate("C"))
+                .order_by(*_snapshot_order())
             ).all()
     snapshot = TopicSnapshot(
         user_id=user_id,
@@ -136,6 +134,13 @@ def read_snapshot(engine: Engine, user_id: str, topic_id: str) -> StoredTopic | 
         messages=tuple(LiveMessage(r.message_id, r.role, r.created_at, r.text) for r in rows),
     )
     return StoredTopic(snapshot, topic.cards_source_hash, topic.cards_state_version)
+
+
+def _snapshot_order() -> tuple[ColumnElement[Any], ...]:
+    """The order of the snapshot an extractor reads, the source hash's (docs/design.md, "Source
+    hash"): ties in created_at by message_id in code point order, which is byte order under the
+    "C" collation, whatever the database's own."""
+    return (messages.c.created_at, messages.c.message_id.collate("C"))
 
 
 def _locked(query: Select[Any]) -> Select[Any]:
