@@ -134,9 +134,9 @@ def read_snapshots(engine: Engine, keys: Iterable[TopicKey]) -> dict[TopicKey, S
                     ),
                 )
                 .where(messages.c.deleted.is_(False))
-                # read_snapshot's order within each topic (docs/design.md, "Source hash"): ties
-                # in created_at by message_id in code point order, whatever the collation.
-                .order_by(messages.c.created_at, messages.c.message_id.collate("C"))
+                # read_snapshot's order within each topic (docs/design.md, "Source hash"), by
+                # the same function (tests plant a collation bug through it).
+                .order_by(*replace._snapshot_order())
             ).all()
     live: dict[TopicKey, list[LiveMessage]] = {}
     for r in message_rows:

@@ -234,6 +234,13 @@ def _known_topic(row: Row[Any]) -> KnownTopic:
     )
 
 
+def _superseding_fields(excluded: Any) -> dict[str, Any]:
+    """What a superseding event writes over the stored row: every field of the winning event,
+    created_at included, since an edit may correct it (docs/design.md, "Message event")."""
+    fields = ("role", "text", "created_at", "revision", "deleted", "occurred_at", "event_id")
+    return {name: excluded[name] for name in fields} | {"updated_at": func.now()}
+
+
 def _upsert(events: Sequence[MessageEvent]) -> Any:
     """The winning events as message rows, in the order given (key order: two workers writing
     overlapping batches, a zombie and the new owner, then lock rows in the same order and
@@ -242,20 +249,7 @@ def _upsert(events: Sequence[MessageEvent]) -> Any:
     stmt = insert(messages).from_select(MESSAGE_COLUMNS, select(rows))
     return stmt.on_conflict_do_update(
         index_elements=[messages.c.user_id, messages.c.message_id],
-        # Every field of the winning event, created_at included: an edit may correct it.
-        set_={
-            name: stmt.excluded[name]
-            for name in (
-                "role",
-                "text",
-                "created_at",
-                "revision",
-                "deleted",
-                "occurred_at",
-                "event_id",
-            )
-        }
-        | {"updated_at": func.now()},
+        set_=_superseding_fields(stmt.excluded),
         # Only a higher (revision, event_id) changes a stored message, and never its topic.
         # A row comparison, event_id in code point order (COLLATE "C") as version_of orders
         # it in Python; a same-revision event with a higher event_id thus wins in a later

@@ -147,10 +147,7 @@ def read_snapshot(engine: Engine, user_id: str, topic_id: str) -> StoredTopic | 
                     messages.c.topic_id == topic_id,
                     messages.c.deleted.is_(False),
                 )
-                # The order of the source hash (docs/design.md, "Source hash"): ties in
-                # created_at by message_id in code point order, which is byte order under the
-                # "C" collation whatever the database's own; the extractor sees this order.
-                .order_by(messages.c.created_at, messages.c.message_id.collate("C"))
+                .order_by(*_snapshot_order())
             ).all()
     snapshot = TopicSnapshot(
         user_id=user_id,
@@ -203,6 +200,13 @@ def state_after(row: CardState | None, result: ExtractResult, step: Step) -> Car
     if row.cards_state_version is not None:
         version = max(version, row.cards_state_version)
     return CardState(version, result.source_hash)
+
+
+def _snapshot_order() -> tuple[ColumnElement[Any], ...]:
+    """The order of the snapshot an extractor reads, the source hash's (docs/design.md, "Source
+    hash"): ties in created_at by message_id in code point order, which is byte order under the
+    "C" collation, whatever the database's own."""
+    return (messages.c.created_at, messages.c.message_id.collate("C"))
 
 
 def _locked(query: Select[Any]) -> Select[Any]:

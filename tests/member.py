@@ -30,6 +30,10 @@ EDITS_WITHOUT_REVISION_CHECK = "edits_without_revision_check"  # older revisions
 # Bugs the first checker was blind to, because it shared the product's code and assumptions:
 THREE_DIGIT_YEAR = "three_digit_year"  # the hash writes year 999 as "999" (strftime's %Y)
 FIRST_EVENT_WINS = "first_event_wins"  # the first stored event stays, not the highest
+OLD_CREATED_AT_ON_EDIT = "old_created_at_on_edit"  # an edit keeps the stored created_at
+# The snapshot ordered by the database's collation (ICU en-US on the chaos databases), not by
+# code point: ties in created_at reach the extractor in another order.
+COLLATION_SNAPSHOT_ORDER = "collation_snapshot_order"
 
 
 def _commit_before_extraction() -> None:
@@ -84,6 +88,26 @@ def _first_event_wins() -> None:
     messages._supersedes_stored = lambda excluded: false()
 
 
+def _old_created_at_on_edit() -> None:
+    from cardwright.storage import messages
+
+    every_field = messages._superseding_fields
+
+    def but_created_at(excluded: Any) -> dict[str, Any]:
+        fields = every_field(excluded)
+        del fields["created_at"]
+        return fields
+
+    messages._superseding_fields = but_created_at
+
+
+def _collation_snapshot_order() -> None:
+    from cardwright.storage import replace
+    from cardwright.storage.tables import messages
+
+    replace._snapshot_order = lambda: (messages.c.created_at, messages.c.message_id)
+
+
 PLANTED: dict[str, Callable[[], None]] = {
     COMMIT_BEFORE_EXTRACTION: _commit_before_extraction,
     REPLACE_WITHOUT_LOCK: _replace_without_lock,
@@ -91,6 +115,8 @@ PLANTED: dict[str, Callable[[], None]] = {
     EDITS_WITHOUT_REVISION_CHECK: _edits_without_revision_check,
     THREE_DIGIT_YEAR: _three_digit_year,
     FIRST_EVENT_WINS: _first_event_wins,
+    OLD_CREATED_AT_ON_EDIT: _old_created_at_on_edit,
+    COLLATION_SNAPSHOT_ORDER: _collation_snapshot_order,
 }
 
 

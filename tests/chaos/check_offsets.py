@@ -2,7 +2,9 @@
 
 For every commit of partition P at offset O (at wall time t) by a group, each record of P below
 O must have been durable by t:
-  - a poison record: a copy is in the DLQ, written (by its Kafka timestamp) no later than t;
+  - a poison record: a copy written by a member of that group (its ``cardwright.consumer``
+    header) is in the DLQ, by its Kafka timestamp no later than t: each group's delivery of the
+    record writes its own copy, so another group's copy does not make this commit safe;
   - an applied record: a member of that group logged applying it no later than t, and a member
     (of any group: they share the database) logged
     a run of its topic that ended after the record that last changed the topic's input up to it
@@ -55,11 +57,14 @@ def check_offsets(
                 commits.append((line["t"], group, line["instance"], int(partition), int(offset)))
     for times in runs.values():
         times.sort()
-    dead_at: dict[tuple[int, int], float] = {}
+    group_of = {str(line["instance"]): line.get("cluster", "") for line in audit}
+    dead_at: dict[tuple[str, int, int], float] = {}  # (group, partition, offset) -> first copy
     for record in dead:
         source = record.source()
-        if source is not None:
-            dead_at[source] = min(dead_at.get(source, float("inf")), record.timestamp_ms / 1000)
+        group = group_of.get(record.headers.get("cardwright.consumer", ""))
+        if source is not None and group is not None:
+            where = (group, *source)
+            dead_at[where] = min(dead_at.get(where, float("inf")), record.timestamp_ms / 1000)
 
     verified: dict[tuple[str, int], int] = defaultdict(int)
     checked: dict[str, int] = defaultdict(int)
@@ -70,7 +75,8 @@ def check_offsets(
                 continue
             checked[group] += 1
             first = applied.get((group, partition, o), float("inf"))
-            problem = _problem(model, verdict, (partition, o), t, first, runs, dead_at)
+            written = dead_at.get((group, partition, o))
+            problem = _problem(model, verdict, (partition, o), t, first, runs, written)
             if problem is not None:
                 findings.add(
                     "offset_passed_watermark",
@@ -93,12 +99,11 @@ def _problem(
     t: float,
     applied_at: float,
     runs: dict[tuple[str, str], list[float]],
-    dead_at: dict[tuple[int, int], float],
+    written: float | None,
 ) -> str | None:
     if verdict.reasons:
-        written = dead_at.get(where)
         if written is None or written > t + SLACK_S:
-            return "poison record not yet in the DLQ"
+            return "poison record not yet in the DLQ (no copy by this group)"
         return None
     if applied_at > t:
         return "record not applied before the commit"

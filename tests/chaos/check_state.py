@@ -206,8 +206,7 @@ def check_dlq(
                 expected_reasons=sorted(verdict.reasons),
                 got_reasons=[c.headers.get("cardwright.reason") for c in copies],
             )
-        if len(copies) > 1:
-            _check_one_copy_per_delivery(where, copies, audit or [], findings)
+        _check_one_copy_per_delivery(where, copies, audit or [], findings)
     for where, copies in by_source.items():
         applied = model.verdicts.get(where)
         if applied is None or not applied.reasons:
@@ -228,10 +227,13 @@ def _check_one_copy_per_delivery(
     """A poison record is delivered to a member once per assignment of its partition (a crash,
     a rebalance or a lost partition redelivers it to the next owner, from the committed offset).
     So each member's copies of it fall in distinct assignment periods of that partition, the
-    periods read from the member's audit log ("assigned" lines; a copy before any logged
+    periods read from the member's audit log ("assigned" lines; a copy before the first logged
     assignment counts as the first period). Two copies by one member in one period: a DLQ
-    write was repeated within one delivery."""
+    write was repeated within one delivery. A copy by a member whose audit log shows it was
+    never assigned the partition is no delivery at all. (That every group's delivery wrote its
+    copy before the group committed past the record is ``check_offsets``'.)"""
     partition = where[0]
+    members = {str(line.get("instance")) for line in audit}
     starts: dict[str, list[float]] = defaultdict(list)
     for line in audit:
         if line.get("event") == "assigned" and partition in line.get("partitions", ()):
@@ -240,6 +242,16 @@ def _check_one_copy_per_delivery(
     for copy in copies:
         member = copy.headers.get("cardwright.consumer", "")
         begun = sorted(starts.get(member, []))
+        if member in members and not begun:
+            # Only the partition's owner is delivered its records: a copy by a member that was
+            # never given the partition is not one of its deliveries.
+            findings.add(
+                "dlq_duplicate",
+                source=where,
+                consumer=member,
+                problem="written by a member never assigned the partition",
+            )
+            continue
         periods[(member, bisect.bisect_right(begun, copy.timestamp_ms / 1000 + SLACK_S))] += 1
     for (member, period), count in periods.items():
         if count > 1:

@@ -11,6 +11,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+from tests.member_role import REVOCABLE
+
 FAILPOINTS = (
     "after_batch_commit",
     "replace_after_delete",
@@ -27,12 +29,18 @@ KINDS = (
     "broker_restart",  # Kafka stopped (cleanly or with SIGKILL) and started again
     "postgres_restart",  # PostgreSQL stopped (fast mode) and started again
     "pg_terminate",  # consumer connections killed with pg_terminate_backend, mid-transaction
+    # Configuration faults (docs/design.md, "Failures: four classes"): nothing dead-lettered, no
+    # offset past unstored work; the members pause, retry with fresh connections, and resume.
+    "read_only",  # the database read-only for new sessions (a standby after a failover)
+    "revoked_permission",  # one privilege the member role needs revoked, then granted back
+    # An operator's commands, run as docs/operations.md says, mid-run:
+    "replay",  # the group stopped, its offsets moved back (`cardwright replay`), started again
+    "reextract",  # `cardwright reextract --since` while the group runs
 )
-# Run only when asked for (--kinds): the database turned read-only (a standby after a failover)
-# for a few seconds: a configuration fault, so nothing may be dead-lettered and no offset may
-# pass unstored work; the members pause, probe with fresh connections and resume.
-OPTIONAL_KINDS = ("read_only",)
-# Read-only long enough for every member to meet it, short enough to leave time to converge.
+# Kinds that run only when asked for (--kinds); none at the moment.
+OPTIONAL_KINDS: tuple[str, ...] = ()
+# Read-only (or without a privilege) long enough for every member to meet it, short enough to
+# leave time to converge.
 READ_ONLY_HOLD_S = (4.0, 8.0)
 # Seconds each kind takes on a busy two-core machine, to space the schedule. An armed worker
 # must start, join the group and reach its failpoint; a zombie sleeps past the 10 s session
@@ -47,9 +55,15 @@ COST_S = {
     "postgres_restart": 2.0,
     "pg_terminate": 1.0,
     "read_only": 8.0,
+    "revoked_permission": 8.0,
+    "replay": 15.0,
+    "reextract": 10.0,
 } | {f"failpoint:{name}": 10.0 for name in FAILPOINTS}
 # After the first round, cheap faults come more often than slow ones.
 REPEAT_WEIGHTS = {kind: 1.0 / max(1.0, COST_S[kind]) ** 0.5 for kind in (*KINDS, *OPTIONAL_KINDS)}
+# `cardwright reextract --since` this many seconds before it runs: topics mid-debounce, just
+# replaced, or quiet for a while.
+REEXTRACT_SINCE_S = (2.0, 40.0)
 FIRST_FAULT_S = (4.0, 8.0)  # let the group form and the first topics debounce
 GAP_S = (1.0, 3.0)
 # A worker past the session timeout (10 s, cardwright.wiring) has lost its partitions.
@@ -107,8 +121,16 @@ def _params(rng: random.Random, kind: str) -> dict[str, Any]:
         params["hard"] = rng.random() < 0.5
     elif kind == "sigkill":
         params["respawn_s"] = round(rng.uniform(0.5, 4.0), 2)
-    elif kind == "read_only":
+    elif kind in ("read_only", "revoked_permission"):
         params["hold_s"] = round(rng.uniform(*READ_ONLY_HOLD_S), 2)
+        if kind == "revoked_permission":
+            params["privilege"] = list(rng.choice(REVOCABLE))
+    elif kind == "replay":
+        # Backwards only: records the group has not committed yet are never skipped.
+        params["mode"] = rng.choice(("earliest", "shift"))
+        params["shift_by"] = -rng.randint(10, 400)
+    elif kind == "reextract":
+        params["since_s"] = round(rng.uniform(*REEXTRACT_SINCE_S), 1)
     return params
 
 

@@ -98,7 +98,7 @@ class ChaosRun:
         s = self.settings
         env = clean_environment() | {
             "CARDWRIGHT_KAFKA_BOOTSTRAP_SERVERS": self.stack.bootstrap,
-            "CARDWRIGHT_DATABASE_URL": self.stack.database_url(self.names.database),
+            "CARDWRIGHT_DATABASE_URL": self.stack.member_database_url(self.names.database),
             "CARDWRIGHT_EVENTS_TOPIC": self.names.topic,
             "CARDWRIGHT_GROUP_ID": self.names.group,
             "CARDWRIGHT_DEBOUNCE_MS": str(s.debounce_ms),

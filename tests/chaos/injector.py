@@ -6,11 +6,14 @@ armed worker really died there (``fired``).
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.chaos.cluster import Cluster, WorkerProc
@@ -33,6 +36,22 @@ AFTER_THAW_S = 3.0
 EXIT_WAIT_S = 40.0
 # Faults that need a worker to replace cards.
 REPLACING = frozenset({"zombie_in_replace", "failpoint:replace_after_delete"})
+# An operator's command (replay, reextract) takes seconds; past this it hangs.
+COMMAND_TIMEOUT_S = 120.0
+# A member killed before the replay stays in the group until its 10 s session timeout; the
+# replay is refused while the group is not empty, so the operator tries again.
+GROUP_EMPTY_WAIT_S = 40.0
+SERVICE_KINDS = frozenset(
+    {
+        "broker_restart",
+        "postgres_restart",
+        "pg_terminate",
+        "read_only",
+        "revoked_permission",
+        "replay",
+        "reextract",
+    }
+)
 # Below this many running workers a scale-down is skipped, so the group keeps making progress.
 MIN_WORKERS = 2
 
@@ -104,14 +123,8 @@ class Injector:
             self.cluster = self.clusters[-1]
         if kind.startswith("failpoint:"):
             return self._failpoint(kind.split(":", 1)[1], int(params["nth"]))
-        if kind == "broker_restart":
-            return self.stack.restart_broker(hard=bool(params["hard"]))
-        if kind == "postgres_restart":
-            return self.stack.restart_postgres()
-        if kind == "pg_terminate":
-            return self.stack.terminate_backends(self.database)
-        if kind == "read_only":
-            return self.stack.read_only(self.database, float(params["hold_s"]))
+        if kind in SERVICE_KINDS:
+            return self._service(kind, params)
         if kind == "scale_up":
             return {"worker": self.cluster.spawn().name}
         if kind == "zombie_in_replace":
@@ -131,6 +144,82 @@ class Injector:
             done = self.cluster.wait_exit(worker, EXIT_WAIT_S)
             return {"worker": worker.name, "exit": None if done is None else done.cause}
         raise ValueError(f"unknown fault kind {kind!r}")
+
+    def _service(self, kind: str, params: dict[str, Any]) -> dict[str, Any]:
+        """A fault of the services, or an operator's command: no worker of its own."""
+        if kind == "broker_restart":
+            return self.stack.restart_broker(hard=bool(params["hard"]))
+        if kind == "postgres_restart":
+            return self.stack.restart_postgres()
+        if kind == "pg_terminate":
+            return self.stack.terminate_backends(self.database)
+        if kind == "read_only":
+            return self.stack.read_only(self.database, float(params["hold_s"]))
+        if kind == "revoked_permission":
+            what, table = params["privilege"]
+            return self.stack.revoke_permission(self.database, what, table, float(params["hold_s"]))
+        if kind == "replay":
+            return self._replay(str(params["mode"]), int(params["shift_by"]))
+        return self._reextract(float(params["since_s"]))
+
+    def _replay(self, mode: str, shift_by: int) -> dict[str, Any]:
+        """What docs/operations.md says to do: stop every member of the group, move its offsets
+        back with ``cardwright replay``, start the members again. Records the group committed
+        are read again; redelivery must change nothing."""
+        cluster = self.cluster
+        stopped = 0
+        deadline = time.monotonic() + GROUP_EMPTY_WAIT_S
+        while (cluster.running() or cluster.pending_respawns()) and time.monotonic() < deadline:
+            leaving = cluster.running()  # a respawn may start meanwhile: stop it too
+            for worker in leaving:
+                cluster.terminate(worker)
+            for worker in leaving:
+                cluster.wait_exit(worker, EXIT_WAIT_S)
+            stopped += len(leaving)
+            time.sleep(0.1)
+        args = ["--to-earliest"] if mode == "earliest" else [f"--shift-by={shift_by}"]
+        attempts = 0
+        while True:
+            attempts += 1
+            done = self._command(["replay", *args, "--json"])
+            if done.returncode == 2 and mode == "shift":
+                # A partition the group never committed cannot be shifted: from the start.
+                args, mode = ["--to-earliest"], "earliest"
+                continue
+            if done.returncode != 1 or time.monotonic() > deadline:
+                break
+            time.sleep(1.0)  # still members in the group: a killed one not yet timed out
+        for _ in range(max(1, stopped)):
+            cluster.spawn()
+        if done.returncode != 0:
+            raise RuntimeError(f"cardwright replay exited {done.returncode}: {done.stderr[-2000:]}")
+        return {"mode": mode, "stopped": stopped, "attempts": attempts}
+
+    def _reextract(self, since_s: float) -> dict[str, Any]:
+        """``cardwright reextract --since`` while the group runs, as an operator would."""
+        since = (datetime.now(UTC) - timedelta(seconds=since_s)).isoformat()
+        done = self._command(["reextract", "--since", since, "--json"])
+        if done.returncode != 0:
+            raise RuntimeError(
+                f"cardwright reextract exited {done.returncode}: {done.stderr[-2000:]}"
+            )
+        return {"since_s": since_s}
+
+    def _command(self, args: list[str]) -> subprocess.CompletedProcess[str]:
+        """``cardwright ARGS`` with the group's settings, as the database's owner (an operator);
+        through the test launcher, so a planted bug is in the operator's cardwright too."""
+        env = dict(self.cluster.env) | {
+            "CARDWRIGHT_DATABASE_URL": self.stack.database_url(self.database)
+        }
+        return subprocess.run(
+            [sys.executable, "-m", "tests.member", *args],
+            env=env,
+            cwd=self.cluster.cwd,
+            capture_output=True,
+            text=True,
+            timeout=COMMAND_TIMEOUT_S,
+            check=False,
+        )
 
     def _failpoint(self, name: str, nth: int) -> dict[str, Any]:
         """Arm a new worker; if it leaves without reaching the point (no traffic came its way

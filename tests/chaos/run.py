@@ -169,8 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="output directory (default: a new temp dir)")
     parser.add_argument(
         "--kinds",
-        help=f"comma-separated fault kinds (default: {','.join(KINDS)}; "
-        f"opt-in: {','.join(OPTIONAL_KINDS)})",
+        help=f"comma-separated fault kinds (default: {','.join(KINDS)}"
+        + (f"; opt-in: {','.join(OPTIONAL_KINDS)})" if OPTIONAL_KINDS else ")"),
     )
     parser.add_argument("--planted", help="switch on a planted bug in every worker")
     parser.add_argument(

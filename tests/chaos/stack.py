@@ -30,6 +30,7 @@ from cardwright.stack.procs import is_zombie, port_free, reap, wait_until
 from cardwright.storage.engine import make_engine
 from cardwright.storage.migrate import upgrade
 from tests.chaos.history import QUIET_KAFKA
+from tests.member_role import create_role, grant_member, privilege
 
 # /var/tmp, not /tmp: when run as root, PostgreSQL runs as the postgres user (see tests/conftest).
 STATE_ROOT = Path("/var/tmp")
@@ -43,6 +44,15 @@ KILL_WAIT_S = 20.0
 # tried again.
 PORT_WAIT_S = 30.0
 START_ATTEMPTS = 3
+# The members' role: not a superuser, granted exactly what a member needs (tests/member_role.py),
+# so that a revoked privilege is really missing.
+MEMBER_ROLE = "cardwright_member"
+# The databases' default collation is ICU's en-US, as a production database created with an
+# en_US locale has: ids must still be ordered by code point wherever the contract says so.
+CREATE_DATABASE = (
+    "CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'"
+    " LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C'"
+)
 # Stack ports are drawn above the well-known and registered services most machines run.
 PORT_FLOOR = 20000
 
@@ -84,13 +94,22 @@ class ChaosStack:
         return self.config.bootstrap
 
     def database_url(self, database: str) -> str:
+        """The owner's URL (it migrates; operators' commands run as it)."""
         return self.config.database_url.rsplit("/", 1)[0] + f"/{database}"
+
+    def member_database_url(self, database: str) -> str:
+        """The URL the members use: the member role, not the owner."""
+        return (
+            f"postgresql+psycopg://{MEMBER_ROLE}@127.0.0.1:{self.config.postgres_port}/{database}"
+        )
 
     def admin_conninfo(self, database: str = "postgres") -> str:
         return f"host=127.0.0.1 port={self.config.postgres_port} user=cardwright dbname={database}"
 
     def up(self) -> None:
         native.up(self.config)
+        with psycopg.connect(self.admin_conninfo(), autocommit=True) as conn:
+            create_role(conn, MEMBER_ROLE)
 
     def down(self) -> None:
         try:
@@ -101,14 +120,17 @@ class ChaosStack:
     # --- per run ------------------------------------------------------------------------------
 
     def prepare(self, names: Names, partitions: int) -> None:
-        """A migrated database and the events topic (K partitions) with its DLQ topic."""
+        """A migrated database (the member role granted its rights) and the events topic (K
+        partitions) with its DLQ topic."""
         with psycopg.connect(self.admin_conninfo(), autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(names.database)))
+            conn.execute(sql.SQL(CREATE_DATABASE).format(sql.Identifier(names.database)))
         engine = make_engine(self.database_url(names.database))
         try:
             upgrade(engine)
         finally:
             engine.dispose()
+        with psycopg.connect(self.admin_conninfo(names.database), autocommit=True) as conn:
+            grant_member(conn, names.database, MEMBER_ROLE)
         admin = AdminClient({"bootstrap.servers": self.bootstrap, "logger": QUIET_KAFKA})  # type: ignore[dict-item]
         wanted = {names.topic: partitions, names.dlq: 1}
         futures = admin.create_topics(
@@ -208,6 +230,19 @@ class ChaosStack:
                 sql.SQL("ALTER DATABASE {} RESET default_transaction_read_only").format(name)
             )
         return {"hold_s": hold_s, **terminated}
+
+    def revoke_permission(
+        self, database: str, what: str, table: str, hold_s: float
+    ) -> dict[str, Any]:
+        """Take ``what`` on ``table`` from the member role, hold, then grant it back."""
+        with psycopg.connect(self.admin_conninfo(database), autocommit=True) as conn:
+            privilege(conn, False, what, table, MEMBER_ROLE)
+        try:
+            time.sleep(hold_s)
+        finally:
+            with psycopg.connect(self.admin_conninfo(database), autocommit=True) as conn:
+                privilege(conn, True, what, table, MEMBER_ROLE)
+        return {"revoked": f"{what} ON {table}", "hold_s": hold_s}
 
     def terminate_backends(self, database: str, look_s: float = 3.0) -> dict[str, Any]:
         """Kill the consumers' connections, waiting up to ``look_s`` for one mid-transaction."""

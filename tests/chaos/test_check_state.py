@@ -166,3 +166,8 @@ def test_every_poison_record_must_reach_the_dlq_unaltered_with_its_reason() -> N
     assert kinds(twice) == {"dlq_duplicate": 1}
     two_members = [dead("oversize_text"), dead("oversize_text", consumer="w002")]
     assert kinds(two_members, [assigned(1.0), assigned(2.0, "w002")]) == {}
+    # A member never given the partition was never delivered the record.
+    stranger = [dead("oversize_text"), dead("oversize_text", consumer="w002")]
+    assert kinds(stranger, [assigned(1.0), assigned(2.0, "w002", partitions=(1,))]) == {
+        "dlq_duplicate": 1
+    }

@@ -6,6 +6,7 @@ No services: a clean chaos run means something only if these checks can fail.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from tests.chaos.anomalies import Findings
@@ -13,6 +14,7 @@ from tests.chaos.check_offsets import check_offsets
 from tests.chaos.check_samples import check_samples
 from tests.chaos.expected import ExpectedCards, card_digest
 from tests.chaos.handmade import TOPIC, Log
+from tests.chaos.history import DeadRecord
 from tests.chaos.model import Model, TopicModel, build_model
 from tests.chaos.oracle_rule import EXTRACTOR_ID as ORACLE
 
@@ -104,9 +106,11 @@ def audit_line(t: float, event: str, **fields: Any) -> dict[str, Any]:
     return {"t": t, "m": t, "instance": "i1", "pid": 1, "event": event, **fields}
 
 
-def offsets_findings(audit: list[dict[str, Any]], log: Log) -> dict[str, int]:
+def offsets_findings(
+    audit: list[dict[str, Any]], log: Log, dead: Sequence[DeadRecord] = ()
+) -> dict[str, int]:
     findings = Findings()
-    check_offsets(audit, build_model(log.records, ORACLE), [], TOPIC, findings)
+    check_offsets(audit, build_model(log.records, ORACLE), list(dead), TOPIC, findings)
     return findings.by_kind()
 
 
@@ -128,6 +132,31 @@ def test_a_poison_record_must_be_in_the_dlq_before_its_offset_is_committed() -> 
     log.add(*log.factory.poison("invalid_json", m))
     commit = audit_line(5.0, "commit", topic=TOPIC, offsets={"0": 1})
     assert offsets_findings([commit], log) == {"offset_passed_watermark": 1}
+
+
+def test_each_group_must_have_dead_lettered_what_it_commits_even_if_another_group_did() -> None:
+    log = Log()
+    m = log.message()
+    key, value = log.factory.poison("invalid_json", m)
+    log.add(key, value)
+    headers = {
+        "cardwright.reason": "invalid_json",
+        "cardwright.source.topic": TOPIC,
+        "cardwright.source.partition": "0",
+        "cardwright.source.offset": "0",
+        "cardwright.consumer": "i1",
+    }
+    copy_by_a = DeadRecord(key, value, headers, 2_000)
+    commit_by_a = dict(audit_line(3.0, "commit", topic=TOPIC, offsets={"0": 1}), cluster="w")
+    commit_by_b = dict(
+        audit_line(3.5, "commit", topic=TOPIC, offsets={"0": 1}), instance="i2", cluster="g1-"
+    )
+    assert offsets_findings([commit_by_a], log, [copy_by_a]) == {}
+    assert offsets_findings([commit_by_a, commit_by_b], log, [copy_by_a]) == {
+        "offset_passed_watermark": 1
+    }
+    copy_by_b = DeadRecord(key, value, headers | {"cardwright.consumer": "i2"}, 3_200)
+    assert offsets_findings([commit_by_a, commit_by_b], log, [copy_by_a, copy_by_b]) == {}
 
 
 def test_card_digest_is_stable_for_json_round_trips() -> None:

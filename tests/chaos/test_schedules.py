@@ -63,13 +63,13 @@ def test_topic_ids_are_reused_across_users_and_moves_stay_in_their_partition() -
 
 
 def test_the_fault_schedule_has_every_kind_in_order_and_is_reproducible() -> None:
-    faults = schedule(9, 150.0)
+    faults = schedule(9, 250.0)
     assert {f.kind for f in faults} == set(KINDS)
     assert [f.at_s for f in faults] == sorted(f.at_s for f in faults)
-    assert faults == schedule(9, 150.0)
-    assert faults != schedule(10, 150.0)
+    assert faults == schedule(9, 250.0)
+    assert faults != schedule(10, 250.0)
     # Beyond the first round, a fault is only scheduled if it fits in the duration.
-    assert all(estimated_end([f]) <= 150.0 for f in faults[len(KINDS) :])
+    assert all(estimated_end([f]) <= 250.0 for f in faults[len(KINDS) :])
     assert len(faults) > len(KINDS)
 
 

@@ -3,11 +3,13 @@
 Many users, conversations and topics; creates, edits (some skipping revisions, some changing
 created_at), deletes, undeletes (an edit above a delete), reverts to an earlier text (the input
 going A -> B -> A), same-revision twins (two events, one revision, other event_ids and texts),
-topics first seen as a delete, texts of up to 32 KiB of multi-byte characters, duplicates, stale
-replays of old revisions, stale edits arriving after deletes, topic, conversation and message ids
-reused across users (message ids count per user; some ids are not ASCII), a topic claimed by
-another conversation, a message moved to another topic, and every raw poison class (among them
-records without a key, out-of-range instants, loose JSON types and duplicate JSON keys). The
+collation ties (a message created at the instant of another of its topic, the two ids ordered
+one way by code point and the other way by a locale collation), topics first seen as a delete,
+texts of up to 32 KiB of multi-byte characters, duplicates, stale replays of old revisions, stale
+edits arriving after deletes, topic, conversation and message ids reused across users (message
+ids count per user; some ids are not ASCII), a topic claimed by another conversation, a message
+moved to another topic, and every raw poison class (among them records without a key,
+out-of-range instants, loose JSON types and duplicate JSON keys). The
 same seed gives the same records at the same offsets in time. Pure: nothing here talks to Kafka.
 
 A message only ever moves (bad input) to a topic of the same partition, so the first topic that
@@ -37,6 +39,21 @@ CONVERSATION_POOL = 30
 # Message ids count per user, behind one of these prefixes: ids that tie on created_at are
 # ordered by code point, which no locale collation follows (case, accents, U+FF5E before emoji).
 ID_PREFIXES = ("msg-", "Msg-", "ñ-", "～", "💬", "z-")
+# A collation tie: a new message created at the same instant as a live one of its topic, with an
+# id that code point order puts on one side of the other's and a locale collation (ICU en-US,
+# the chaos databases' default) on the other: case first ("Z-" < "m" by code point, "m" < "z"
+# by collation), accents ("o-" < "ñ-" against "ñ" < "o"), symbols ("a-" < "～", "💬" before
+# letters). By the other id's first character; symbols and emoji take "a-".
+TIE_PREFIX = {
+    "M": "a-",
+    "Z": "a-",
+    "m": "Z-",
+    "a": "Z-",
+    "o": "Z-",
+    "ñ": "o-",
+    "z": "Ä-",
+    "Ä": "Z-",
+}
 # Random (user, topic) draws before giving up on finding an unused pair.
 NEW_TOPIC_TRIES = 200
 # Bursts: a few seconds of traffic on a handful of hot topics, then a gap, so that topics are
@@ -55,6 +72,7 @@ WEIGHTS = {
     "deleted": 7,
     "undeleted": 2,
     "twin": 3,
+    "collation_tie": 3,
     "first_delete": 1,
     "big": 1,
     "duplicate": 8,
@@ -70,6 +88,7 @@ SPECIAL = (
     "reverted",
     "undeleted",
     "twin",
+    "collation_tie",
     "first_delete",
     "big",
     "duplicate",
@@ -188,6 +207,21 @@ class Workload:
             self.messages.append(m)
             value = f.first_delete(m) if label == "first_delete" else f.advance(m, f.text())
             return m.topic_id.encode(), value
+        if label == "collation_tie":
+            if not live:
+                return None
+            other = self.rng.choice(live)
+            self._ids[other.user] += 1
+            prefix = TIE_PREFIX.get(other.message_id[0], "a-")
+            m = f.new_message(
+                other.user,
+                other.topic_id,
+                other.conversation_id,
+                f"{prefix}{self._ids[other.user]}",
+            )
+            m.created_at = other.created_at  # the same instant: only the ids order them
+            self.messages.append(m)
+            return m.topic_id.encode(), f.advance(m, f.text())
         if label == "duplicate":
             if not self.recent:
                 return None

@@ -1,6 +1,7 @@
 """Failures land in their class (docs/design.md, "Failures: four classes, one place each"):
-a misconfigured database dead-letters nothing and moves no offset, contention is retried, output
-the database refuses is a topic's recorded failure, and the DLQ takes any record it is given.
+a misconfigured database (read-only, a privilege revoked) dead-letters nothing and moves no
+offset, contention is retried, output the database refuses is a topic's recorded failure, and the
+DLQ takes any record it is given.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import threading
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,15 +35,18 @@ from cardwright.producers.topics import (
     ensure_topics,
 )
 from cardwright.schema.cards import CardDraft, TopicSnapshot
+from cardwright.schema.source_hash import source_hash
 from cardwright.settings import Settings
 from cardwright.stack.procs import free_port
 from cardwright.storage.engine import make_engine
 from cardwright.storage.queries import cards_by_topic
+from cardwright.storage.replace import read_snapshot
 from cardwright.storage.tables import extract_failures, messages
 from cardwright.wiring import build_worker
 from tests.conftest import Services
 from tests.integration.conftest import Pipeline
 from tests.integration.operations_support import log_lines, probe, start_with_metrics
+from tests.integration.storage_support import as_card_tuples, expected_cards
 from tests.integration.support import (
     CONSUMER_TIMEOUT_S,
     TEST_DEBOUNCE_MS,
@@ -54,6 +59,7 @@ from tests.integration.support import (
     wait_for,
 )
 from tests.integration.test_dead_letters import read_dlq
+from tests.member_role import create_role, grant_member, privilege
 
 pytestmark = pytest.mark.slow
 
@@ -316,3 +322,85 @@ def test_the_dlq_topic_is_created_with_room_for_the_largest_events_record(
         for future in admin.delete_topics([name, f"{name}.dlq"]).values():
             with contextlib.suppress(Exception):
                 future.result(timeout=30)
+
+
+@contextlib.contextmanager
+def _member_role(admin_url: str, database_url: str) -> Iterator[str]:
+    """A login role granted exactly what a member needs (tests/member_role.py) on the test's
+    database; yields the database URL as that role, and drops the role afterwards."""
+    role = f"cw_member_{uuid.uuid4().hex[:8]}"
+    target = make_url(database_url)
+    assert target.database is not None
+    owner = target.set(drivername="postgresql").render_as_string(hide_password=False)
+    admin = make_url(admin_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        create_role(conn, role)
+    try:
+        with psycopg.connect(owner, autocommit=True) as conn:
+            grant_member(conn, target.database, role)
+        yield target.set(username=role, password=None).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(owner, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+
+
+def test_a_revoked_permission_pauses_the_member_dead_letters_nothing_and_resumes_once_granted(
+    services: Services, pipeline: Pipeline, tmp_path: Path
+) -> None:
+    valid = [event("perm", f"m{i}", f"We decided to ship item {i}.", minute=i) for i in range(5)]
+    with (
+        _member_role(services.admin_database_url, pipeline.database_url) as member_url,
+        psycopg.connect(
+            make_url(pipeline.database_url)
+            .set(drivername="postgresql")
+            .render_as_string(hide_password=False),
+            autocommit=True,
+        ) as owner,
+    ):
+        role = make_url(member_url).username
+        assert role is not None
+        # The member persists the events, then cannot store their cards.
+        privilege(owner, False, "INSERT", "cards", role)
+        publish(pipeline.bootstrap, pipeline.topic, valid)
+        port = free_port()
+        log = tmp_path / "consumer.log"
+        consumer = start_with_metrics(pipeline.env(CARDWRIGHT_DATABASE_URL=member_url), port, log)
+        try:
+            status, body = wait_for(lambda: _unready_for_configuration(port), timeout=RECOVERY_S)
+            assert status == 503
+            assert "SQLSTATE 42501" in str(body["configuration"])
+            assert "grant" in str(body["configuration"])
+            assert probe(port, "/livez")[0] == 200, "paused, not stuck"
+            committed = committed_offsets(pipeline.bootstrap, pipeline.group, pipeline.topic, 4)
+            assert sum(committed.values()) == 0, "no offset past the events without cards"
+            before = cards_by_topic(pipeline.engine, "u1", "perm")
+            assert before is None or before.cards == [], "no cards without the privilege"
+
+            privilege(owner, True, "INSERT", "cards", role)
+            wait_for(lambda: probe(port, "/readyz")[0] == 200, timeout=RECOVERY_S)
+            wait_for(
+                lambda: (
+                    sum(
+                        committed_offsets(
+                            pipeline.bootstrap, pipeline.group, pipeline.topic, 4
+                        ).values()
+                    )
+                    == len(valid)
+                ),
+                timeout=RECOVERY_S,
+            )
+        finally:
+            stop(consumer)
+    assert read_dlq(pipeline.bootstrap, pipeline.dlq, expected=0, timeout=1) == []
+    stored = read_snapshot(pipeline.engine, "u1", "perm")
+    assert stored is not None and len(stored.snapshot.messages) == len(valid)
+    rules = RulesExtractor()
+    digest = source_hash(rules.extractor_id, stored.snapshot.messages)
+    got = cards_by_topic(pipeline.engine, "u1", "perm")
+    assert got is not None and got.source_hash == digest
+    want = expected_cards(stored.snapshot, digest, rules.extract(stored.snapshot))
+    assert as_card_tuples(got.cards) == want
+    lines = [line for line in log_lines(log) if "SQLSTATE 42501" in str(line.get("msg"))]
+    assert len(lines) == 1, "one line naming the fix, not one per retry"
