@@ -77,10 +77,14 @@ def build_worker(
     config["on_commit"] = lambda error, partitions: workers[0].on_commit(error, partitions)
     consumer = Consumer(config)
     engine = database_engine(settings)
-    # By name, the extractor runs in a child process that a timeout kills (nothing left
-    # behind); an instance (tests) runs in a thread.
+    # By name, the extractor runs in child processes (one per slot) that a timeout kills
+    # (nothing left behind); an instance (tests) runs in threads.
     extraction = TopicExtraction(
-        engine, extractor or settings.extractor, instance, settings.extract_timeout_s
+        engine,
+        extractor or settings.extractor,
+        instance,
+        settings.extract_timeout_s,
+        settings.extract_concurrency,
     )
     dead_letters = DeadLetters(
         client_config(client_properties(settings.kafka)), settings.dlq_topic, instance

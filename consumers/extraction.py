@@ -1,10 +1,14 @@
 """Extracting one topic: read its snapshot, hash it, extract outside any transaction, replace.
 
-Used by the consumer and by ``cardwright reextract``, so both go through the same fencing.
+Used by the consumer and by ``cardwright reextract``, so both go through the same fencing. The
+steps are separate so that the consumer keeps the database work on its poll thread and only the
+extractor runs in its pool (consumers/pool.py): ``prepare`` (snapshot, source hash, no-op check),
+the extraction (``pool``), then ``store`` (validate the drafts, replace in one transaction).
+``run`` does all three in turn, waiting for the extraction.
 
 Where the extractor runs depends on how it is given. By entry point spec (``"rules"``,
-``"rules@2"``): in a warm child process that is killed when it overruns the timeout, so a
-runaway extractor costs one topic's failure and nothing stays behind (extractors/isolation.py).
+``"rules@2"``): in a warm child process per slot that is killed when it overruns the timeout, so
+a runaway extractor costs one topic's failure and nothing stays behind (extractors/isolation.py).
 As an instance (tests, embedding): in a thread of this process, which on timeout can only be
 abandoned, still running.
 """
@@ -12,16 +16,13 @@ abandoned, still running.
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
-from typing import Protocol
 
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
+from cardwright.consumers.pool import Done, ExtractionPool, Job
 from cardwright.extractors.base import Extractor
-from cardwright.extractors.isolation import IsolatedRunner
 from cardwright.schema.cards import CardDraft, TopicSnapshot
 from cardwright.schema.errors import DatabaseRefused, ExtractionFailed
 from cardwright.schema.source_hash import source_hash
@@ -44,31 +45,39 @@ class TopicOutcome:
 
 
 class TopicExtraction:
-    """Runs the extractor for one topic at a time, with a timeout, and stores the result.
+    """Brings topics' cards up to their stored input: the extractor in a pool, with a timeout.
 
-    ``extractor`` is an entry point spec (run in a child process) or an instance (run in a
-    thread); ``self.extractor`` is the instance either way, for its ``extractor_id``.
+    ``extractor`` is an entry point spec (run in child processes) or an instance (run in
+    threads); ``self.extractor`` is the instance either way, for its ``extractor_id``.
+    ``concurrency`` is the pool's slots (one for a CPU-bound extractor).
     """
 
     def __init__(
-        self, engine: Engine, extractor: Extractor | str, instance: str, timeout_s: float
+        self,
+        engine: Engine,
+        extractor: Extractor | str,
+        instance: str,
+        timeout_s: float,
+        concurrency: int = 1,
     ) -> None:
         self.engine = engine
         self.instance = instance
         self.timeout_s = timeout_s
-        self._runner: _Runner
-        if isinstance(extractor, str):
-            isolated = IsolatedRunner(extractor)
-            self.extractor: Extractor = isolated.extractor
-            self._runner = isolated
-        else:
-            self.extractor = extractor
-            self._runner = _ThreadRunner(extractor)
+        self.pool = ExtractionPool(extractor, concurrency, timeout_s)
+        self.extractor: Extractor = self.pool.extractor
 
     def run(self, user_id: str, topic_id: str) -> TopicOutcome:
         """Bring the topic's cards up to its stored input. Raises ``ExtractionFailed`` or
         a database error of ``translate_errors`` (outage, contention, configuration); the
         previous cards stay in place on any."""
+        prepared = self.prepare(user_id, topic_id)
+        if isinstance(prepared, TopicOutcome):
+            return prepared
+        return self.store(self.pool.call(prepared))
+
+    def prepare(self, user_id: str, topic_id: str) -> TopicOutcome | Job:
+        """The topic's outcome when no extraction is needed (missing, no-op), else the ``Job``
+        to extract. Raises a database error of ``translate_errors``."""
         with translate_errors():
             stored = read_snapshot(self.engine, user_id, topic_id)
         if stored is None:
@@ -83,9 +92,13 @@ class TopicExtraction:
             if confirmed is not None:
                 return TopicOutcome(confirmed, snapshot)
             # Another worker replaced the cards after our read: derive them after all.
-        started = time.perf_counter()
-        drafts = self._extract(snapshot)
-        extract_s = time.perf_counter() - started
+        return Job(snapshot, digest)
+
+    def store(self, done: Done) -> TopicOutcome:
+        """Validate ``done``'s drafts and replace the topic's cards with them in one transaction.
+        Raises ``ExtractionFailed`` (``ExtractionTimedOut`` included) or a database error."""
+        drafts = self.drafts(done)
+        snapshot = done.job.snapshot
         started = time.perf_counter()
         try:
             with translate_errors():
@@ -93,64 +106,34 @@ class TopicExtraction:
                     self.engine,
                     ExtractResult(
                         snapshot=snapshot,
-                        source_hash=digest,
+                        source_hash=done.job.source_hash,
                         extractor_id=self.extractor.extractor_id,
                         drafts=drafts,
-                        extract_ms=int(extract_s * 1000),
+                        extract_ms=int(done.extract_s * 1000),
                         consumer_instance=self.instance,
                     ),
                 )
         except DatabaseRefused as exc:
             # Output the database refuses (a NUL in a title, say) is this topic's failure:
             # retried, then recorded, its previous cards kept (docs/design.md, "Failures").
-            raise ExtractionFailed(user_id, topic_id, f"database refused the cards: {exc}") from exc
-        return TopicOutcome(outcome, snapshot, extract_s, time.perf_counter() - started)
+            cause = f"database refused the cards: {exc}"
+            raise ExtractionFailed(snapshot.user_id, snapshot.topic_id, cause) from exc
+        return TopicOutcome(outcome, snapshot, done.extract_s, time.perf_counter() - started)
+
+    def drafts(self, done: Done) -> list[CardDraft]:
+        """``done``'s validated drafts; raises its failure, or ``ExtractionFailed`` for drafts
+        that do not pass the checks every extractor's output passes."""
+        if done.failure is not None:
+            raise done.failure
+        return _validated(done.job.snapshot, done.result)
 
     def extract(self, snapshot: TopicSnapshot) -> list[CardDraft]:
         """The validated drafts for ``snapshot``, under the timeout; stores nothing (previews)."""
-        return self._extract(snapshot)
-
-    def _extract(self, snapshot: TopicSnapshot) -> list[CardDraft]:
-        return _validated(snapshot, self._runner.run(snapshot, self.timeout_s))
+        return self.drafts(self.pool.call(Job(snapshot, source_hash="")))
 
     def close(self) -> None:
-        """Stop the extractor's child process or thread pool; a worker calls it at shutdown."""
-        self._runner.close()
-
-
-class _Runner(Protocol):
-    def run(self, snapshot: TopicSnapshot, timeout_s: float) -> object:
-        """The extractor's unchecked result, or ``ExtractionFailed`` (raised, timed out)."""
-        ...
-
-    def close(self) -> None: ...
-
-
-class _ThreadRunner:
-    """An extractor instance run in a thread of this process, for the timeout's sake."""
-
-    def __init__(self, extractor: Extractor) -> None:
-        self._extractor = extractor
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="extract")
-
-    def run(self, snapshot: TopicSnapshot, timeout_s: float) -> object:
-        future = self._executor.submit(self._extractor.extract, snapshot)
-        try:
-            return future.result(timeout=timeout_s)
-        except FutureTimeout:
-            # A thread cannot be killed: abandon it and give later topics a fresh one.
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="extract")
-            raise ExtractionFailed(
-                snapshot.user_id, snapshot.topic_id, f"timed out after {timeout_s}s"
-            ) from None
-        except Exception as exc:  # any extractor bug is this topic's failure, not the worker's
-            raise ExtractionFailed(
-                snapshot.user_id, snapshot.topic_id, f"{type(exc).__name__}: {exc}"
-            ) from exc
-
-    def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        """Stop the extractor's child processes; a worker calls it at shutdown."""
+        self.pool.close()
 
 
 def _validated(snapshot: TopicSnapshot, drafts: object) -> list[CardDraft]:
