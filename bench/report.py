@@ -44,6 +44,9 @@ def ratios(results: dict[str, Any]) -> dict[str, float]:
     speed = results.get("extractors", {}).get("speed", {}).get("text", {}).get("ratio")
     if speed:
         found["rules2/rules1_speed"] = float(speed)
+    slow = results.get("slow_extractor", {}).get("ratio")
+    if slow:
+        found["slow_extractor/ideal"] = float(slow)
     ours = _rate(results, "throughput", "one", "events_per_s")
     if ours is None:
         return found
@@ -68,6 +71,7 @@ def targets(results: dict[str, Any], found: dict[str, float]) -> list[dict[str, 
         ("end-to-end / naive", found.get("cardwright/naive"), 20.0, ">="),
         ("end-to-end / Quix Streams peer", found.get("cardwright/peer"), 1.5, ">="),
         ("no-op replay events/s", _rate(results, "replay", "events_per_s"), 100_000, ">="),
+        ("slow extractor topics/s / ideal", found.get("slow_extractor/ideal"), 0.8, ">="),
     ]
     half = next(
         (

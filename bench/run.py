@@ -16,7 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import cost, extractor_quality, freshness, peer, pipeline, references, report
+from bench import (
+    cost,
+    extractor_quality,
+    freshness,
+    peer,
+    pipeline,
+    references,
+    report,
+    slow_extractor,
+)
 from bench.environment import bench_stack, fresh_database, fresh_topic, machine
 from bench.loadgen import LoadSpec, distinct_messages, generate, publish_backlog
 
@@ -29,6 +38,7 @@ MEASUREMENTS = (
     "cost",
     "memory",
     "extractors",
+    "slow_extractor",
 )
 # One measurement that does not finish in this long is reported as failed; a full run of all
 # of them takes a few minutes on 2 cores.
@@ -185,6 +195,14 @@ def run(
         else:
             say(f"Quix Streams peer did not run: {results['peer']['why']}")
         report.write(out, "peer", header, results["peer"])
+    if "slow_extractor" in wanted:
+        results["slow_extractor"] = slow_extractor.measure(stack, MEASUREMENT_TIMEOUT_S)
+        found = results["slow_extractor"]
+        say(
+            f"slow extractor ({found['sleep_s']} s a topic, {found['concurrency']} slots): "
+            f"{found['topics_per_s']} topics/s, {found['ratio']} x ideal"
+        )
+        report.write(out, "slow_extractor", header, found)
     in_process(results, wanted, plan, seed, header, out)
     return results
 

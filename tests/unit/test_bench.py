@@ -83,9 +83,11 @@ def test_ratios_and_targets_come_from_figures_of_the_same_run() -> None:
         "peer": {"ran": False, "why": "not installable"},
         "replay": {"events_per_s": 5000.0},
         "freshness": {"loads": [{"fraction": 0.5, "p99_ms": 1050.0, "debounce_ms": 1000}]},
+        "slow_extractor": {"ratio": 0.9},
     }
     found = ratios(results)
     assert found == {
+        "slow_extractor/ideal": 0.9,
         "cardwright/raw_limit": 0.25,
         "cardwright/naive": 25.0,
         "two_members/one_member": 1.5,
@@ -95,6 +97,7 @@ def test_ratios_and_targets_come_from_figures_of_the_same_run() -> None:
     assert verdicts["end-to-end / naive >= 20"] is True
     assert verdicts["end-to-end / Quix Streams peer >= 1.5"] is None  # the peer did not run
     assert verdicts["p99 freshness at half load (ms) <= 1100"] is True
+    assert verdicts["slow extractor topics/s / ideal >= 0.8"] is True
 
 
 def test_the_serial_limit_is_slower_than_either_step() -> None:
