@@ -44,6 +44,9 @@ def ratios(results: dict[str, Any]) -> dict[str, float]:
     speed = results.get("extractors", {}).get("speed", {}).get("text", {}).get("ratio")
     if speed:
         found["rules2/rules1_speed"] = float(speed)
+    slow = results.get("slow_extractor", {}).get("ratio")
+    if slow:
+        found["slow_extractor/ideal"] = float(slow)
     ours = _rate(results, "throughput", "one", "events_per_s")
     if ours is None:
         return found
@@ -104,6 +107,7 @@ def targets(results: dict[str, Any], found: dict[str, float]) -> list[dict[str, 
         ("runs per topic on a backlog", found.get("runs_per_topic/backlog"), 1.05, "<="),
         ("end-to-end / extraction floor", found.get("cardwright/extraction_floor"), 0.6, ">="),
         ("no-op replay / raw consume", found.get("noop_replay/raw_consume"), 0.25, ">="),
+        ("slow extractor topics/s / ideal", found.get("slow_extractor/ideal"), 0.8, ">="),
         (
             "peak RSS through a database outage (MB)",
             _rate(results, "outage", "peak_rss_mb"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from bench import (
     pipeline,
     references,
     report,
+    slow_extractor,
 )
 from bench.environment import bench_stack, fresh_database, fresh_topic, machine
 from bench.loadgen import LoadSpec, distinct_messages, generate, publish_backlog
@@ -40,6 +42,7 @@ MEASUREMENTS = (
     "memory",
     "extractors",
     "outage",
+    "slow_extractor",
 )
 # One measurement that does not finish in this long is reported as failed; a full run of all
 # of them takes a few minutes on 2 cores.
@@ -212,9 +215,14 @@ def run(
         else:
             say(f"Quix Streams peer did not run: {results['peer']['why']}")
         report.write(out, "peer", header, results["peer"])
-    if "outage" in wanted:
-        results["outage"] = database_outage(stack, plan, seed)
-        report.write(out, "outage", header, results["outage"])
+    later: tuple[tuple[str, Callable[[], dict[str, Any]]], ...] = (
+        ("outage", lambda: database_outage(stack, plan, seed)),
+        ("slow_extractor", lambda: slow_extractor_rate(stack)),
+    )
+    for name, measure in later:
+        if name in wanted:
+            results[name] = measure()
+            report.write(out, name, header, results[name])
     in_process(results, wanted, plan, seed, header, out)
     return results
 
@@ -227,6 +235,15 @@ def database_outage(stack: Any, plan: Plan, seed: int) -> dict[str, Any]:
         f"caught up {row['caught_up_after_restart_s']}s after the restart"
     )
     return row
+
+
+def slow_extractor_rate(stack: Any) -> dict[str, Any]:
+    found = slow_extractor.measure(stack, MEASUREMENT_TIMEOUT_S)
+    say(
+        f"slow extractor ({found['sleep_s']} s a topic, {found['concurrency']} slots): "
+        f"{found['topics_per_s']} topics/s, {found['ratio']} x ideal"
+    )
+    return found
 
 
 def in_process(

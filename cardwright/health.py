@@ -40,9 +40,11 @@ from cardwright.storage.engine import ping
 
 log = logging.getLogger("cardwright.health")
 
-# A loop turn is one poll (at most the batch timeout), one batch transaction and at most
-# EXTRACTIONS_PER_TURN extractions; an orchestrator that restarts a busy but healthy member
-# loses its work, so the default window is generous. CARDWRIGHT_LIVENESS_TIMEOUT_S changes it.
+# A loop turn is one poll (or a wait on the extraction pool; at most the batch timeout), one
+# batch transaction, the replaces of the extractions finished meanwhile and the snapshot reads
+# of at most EXTRACTIONS_PER_TURN new ones; no turn waits on an extractor. An orchestrator that
+# restarts a busy but healthy member loses its work, so the default window is generous (a lock
+# wait or a slow database still fit). CARDWRIGHT_LIVENESS_TIMEOUT_S changes it.
 DEFAULT_LIVENESS_S = 120.0
 # Readiness runs its own SELECT 1 at most this often, so a probe every second costs nothing and a
 # database that went away is noticed within seconds even while the worker has nothing to write.

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     # Extraction attempts before a failure is recorded and the topic keeps its previous cards.
     extract_attempts: int = Field(default=3, ge=1)
     extract_timeout_s: float = Field(default=30.0, gt=0)
+    # Extractions a member runs at once, off its poll thread: for extractors that wait (a model
+    # endpoint); one that declares itself CPU-bound (rules) gets one, more cores need more members.
+    extract_concurrency: int = Field(default=4, ge=1)
     # Records fetched per poll: large enough to amortise one DB transaction over many events,
     # small enough that a batch is persisted well inside max.poll.interval.ms.
     batch_size: int = Field(default=1000, ge=1)

@@ -104,13 +104,14 @@ def build_worker(
     engine = database_engine(settings)
     # CARDWRIGHT_AUDIT_LOG: every observation also goes to an append-only JSON-lines file.
     observer = fan_out(on_event, audit_from_env(instance))
-    # By name, the extractor runs in a child process that a timeout kills (nothing left
-    # behind); an instance (tests) runs in a thread.
+    # By name, the extractor runs in child processes (one per slot) that a timeout kills
+    # (nothing left behind); an instance (tests) runs in threads.
     extraction = TopicExtraction(
         engine,
         extractor or settings.extractor,
         instance,
         settings.extract_timeout_s,
+        settings.extract_concurrency,
         budget=token_budget(settings),
         on_usage=usage_observer(observer),
     )

@@ -1,10 +1,14 @@
 """Extracting one topic: read its snapshot, hash it, extract outside any transaction, replace.
 
-Used by the consumer and by ``cardwright reextract``, so both go through the same fencing.
+Used by the consumer and by ``cardwright reextract``, so both go through the same fencing. The
+steps are separate so that the consumer keeps the database work on its poll thread and only the
+extractor runs in its pool (consumers/pool.py): ``prepare`` (snapshot, source hash, no-op check),
+the extraction (``pool``), then ``store`` (validate the drafts, replace in one transaction).
+``run`` does all three in turn, waiting for the extraction.
 
 Where the extractor runs depends on how it is given. By entry point spec (``"rules"``,
-``"rules@2"``): in a warm child process that is killed when it overruns the timeout, so a
-runaway extractor costs one topic's failure and nothing stays behind (extractors/isolation.py).
+``"rules@2"``): in a warm child process per slot that is killed when it overruns the timeout, so
+a runaway extractor costs one topic's failure and nothing stays behind (extractors/isolation.py).
 As an instance (tests, embedding): in a thread of this process, which on timeout can only be
 abandoned, still running.
 
@@ -19,17 +23,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
-from typing import Protocol
 
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
 from cardwright.consumers.budget import TokenBudget
-from cardwright.extractors.base import Extractor, Metered, MeteredExtractor
-from cardwright.extractors.isolation import IsolatedRunner
+from cardwright.consumers.pool import Done, ExtractionPool, Job
+from cardwright.extractors.base import Extractor, Metered
 from cardwright.schema.cards import CardDraft, TopicKey, TopicSnapshot
 from cardwright.schema.errors import DatabaseRefused, ExtractionFailed
 from cardwright.schema.source_hash import source_hash
@@ -58,10 +59,11 @@ UsageObserver = Callable[[str, TokenUsage], None]
 
 
 class TopicExtraction:
-    """Runs the extractor for one topic at a time, with a timeout, and stores the result.
+    """Brings topics' cards up to their stored input: the extractor in a pool, with a timeout.
 
-    ``extractor`` is an entry point spec (run in a child process) or an instance (run in a
-    thread); ``self.extractor`` is the instance either way, for its ``extractor_id``.
+    ``extractor`` is an entry point spec (run in child processes) or an instance (run in
+    threads); ``self.extractor`` is the instance either way, for its ``extractor_id``.
+    ``concurrency`` is the pool's slots (one for a CPU-bound extractor).
     """
 
     def __init__(
@@ -70,6 +72,7 @@ class TopicExtraction:
         extractor: Extractor | str,
         instance: str,
         timeout_s: float,
+        concurrency: int = 1,
         *,
         budget: TokenBudget | None = None,
         on_usage: UsageObserver | None = None,
@@ -83,19 +86,21 @@ class TopicExtraction:
         self._clock = clock
         self._failed_usage: dict[TopicKey, TokenUsage] = {}
         self._usage_lock = threading.Lock()
-        self._runner: _Runner
-        if isinstance(extractor, str):
-            isolated = IsolatedRunner(extractor)
-            self.extractor: Extractor = isolated.extractor
-            self._runner = isolated
-        else:
-            self.extractor = extractor
-            self._runner = _ThreadRunner(extractor)
+        self.pool = ExtractionPool(extractor, concurrency, timeout_s)
+        self.extractor: Extractor = self.pool.extractor
 
     def run(self, user_id: str, topic_id: str) -> TopicOutcome:
         """Bring the topic's cards up to its stored input. Raises ``ExtractionFailed`` or
         a database error of ``translate_errors`` (outage, contention, configuration); the
         previous cards stay in place on any."""
+        prepared = self.prepare(user_id, topic_id)
+        if isinstance(prepared, TopicOutcome):
+            return prepared
+        return self.store(self.pool.call(prepared))
+
+    def prepare(self, user_id: str, topic_id: str) -> TopicOutcome | Job:
+        """The topic's outcome when no extraction is needed (missing, no-op), else the ``Job``
+        to extract. Raises a database error of ``translate_errors``."""
         with translate_errors():
             stored = read_snapshot(self.engine, user_id, topic_id)
         if stored is None:
@@ -112,13 +117,17 @@ class TopicExtraction:
             # Another worker replaced the cards after our read: derive them after all.
         if self.budget is not None:
             self.budget.admit(self._clock())  # OverBudget: the topic waits, nothing is spent
-        started = time.perf_counter()
+        return Job(snapshot, digest)
+
+    def store(self, done: Done) -> TopicOutcome:
+        """Validate ``done``'s drafts and replace the topic's cards with them in one transaction.
+        Raises ``ExtractionFailed`` (``ExtractionTimedOut`` included) or a database error."""
+        snapshot = done.job.snapshot
         try:
-            drafts, usage = self._extract_metered(snapshot)
+            drafts, usage = self._metered_drafts(done)
         except ExtractionFailed as exc:
             self._charge(snapshot, "failed", exc.usage)
             raise
-        extract_s = time.perf_counter() - started
         started = time.perf_counter()
         try:
             with translate_errors():
@@ -126,10 +135,10 @@ class TopicExtraction:
                     self.engine,
                     ExtractResult(
                         snapshot=snapshot,
-                        source_hash=digest,
+                        source_hash=done.job.source_hash,
                         extractor_id=self.extractor.extractor_id,
                         drafts=drafts,
-                        extract_ms=int(extract_s * 1000),
+                        extract_ms=int(done.extract_s * 1000),
                         consumer_instance=self.instance,
                         usage=usage,
                     ),
@@ -139,13 +148,26 @@ class TopicExtraction:
             # retried, then recorded, its previous cards kept (docs/design.md, "Failures").
             self._charge(snapshot, "failed", usage)
             cause = f"database refused the cards: {exc}"
-            raise ExtractionFailed(user_id, topic_id, cause, usage=usage) from exc
+            raise ExtractionFailed(snapshot.user_id, snapshot.topic_id, cause, usage) from exc
         self._charge(snapshot, outcome.value, usage)
-        return TopicOutcome(outcome, snapshot, extract_s, time.perf_counter() - started, usage)
+        replace_s = time.perf_counter() - started
+        return TopicOutcome(outcome, snapshot, done.extract_s, replace_s, usage)
 
-    def extract(self, snapshot: TopicSnapshot) -> list[CardDraft]:
-        """The validated drafts for ``snapshot``, under the timeout; stores nothing (previews)."""
-        return self._extract_metered(snapshot)[0]
+    def drafts(self, done: Done) -> list[CardDraft]:
+        """``done``'s validated drafts; raises its failure, or ``ExtractionFailed`` for drafts
+        that do not pass the checks every extractor's output passes."""
+        return self._metered_drafts(done)[0]
+
+    def _metered_drafts(self, done: Done) -> tuple[list[CardDraft], TokenUsage | None]:
+        if done.failure is not None:
+            raise done.failure
+        snapshot, result = done.job.snapshot, done.result
+        if not isinstance(result, Metered):
+            return _validated(snapshot, result), None
+        try:
+            return _validated(snapshot, result.drafts), result.usage
+        except ExtractionFailed as exc:  # the tokens were spent all the same
+            raise ExtractionFailed(exc.user_id, exc.topic_id, exc.cause, result.usage) from exc
 
     def over_budget(self) -> bool:
         """Whether extractions that call a model must wait for the token budget now."""
@@ -156,17 +178,6 @@ class TopicExtraction:
         failure; taken when the failure is recorded (extract_failures)."""
         with self._usage_lock:
             return self._failed_usage.pop(key, None)
-
-    def _extract_metered(
-        self, snapshot: TopicSnapshot
-    ) -> tuple[list[CardDraft], TokenUsage | None]:
-        result = self._runner.run(snapshot, self.timeout_s)
-        if not isinstance(result, Metered):
-            return _validated(snapshot, result), None
-        try:
-            return _validated(snapshot, result.drafts), result.usage
-        except ExtractionFailed as exc:  # the tokens were spent all the same
-            raise ExtractionFailed(exc.user_id, exc.topic_id, exc.cause, result.usage) from exc
 
     def _charge(self, snapshot: TopicSnapshot, outcome: str, usage: TokenUsage | None) -> None:
         if usage is None:
@@ -182,52 +193,13 @@ class TopicExtraction:
         if self._on_usage is not None:
             self._on_usage(outcome, usage)
 
-    def close(self) -> None:
-        """Stop the extractor's child process or thread pool; a worker calls it at shutdown."""
-        self._runner.close()
-
-
-class _Runner(Protocol):
-    def run(self, snapshot: TopicSnapshot, timeout_s: float) -> object:
-        """The extractor's unchecked result, or ``ExtractionFailed`` (raised, timed out)."""
-        ...
-
-    def close(self) -> None: ...
-
-
-class _ThreadRunner:
-    """An extractor instance run in a thread of this process, for the timeout's sake."""
-
-    def __init__(self, extractor: Extractor) -> None:
-        self._extractor = extractor
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="extract")
-
-    def run(self, snapshot: TopicSnapshot, timeout_s: float) -> object:
-        extractor = self._extractor
-        extract: Callable[[TopicSnapshot], object] = (
-            extractor.extract_metered
-            if isinstance(extractor, MeteredExtractor)
-            else extractor.extract
-        )
-        future = self._executor.submit(extract, snapshot)
-        try:
-            return future.result(timeout=timeout_s)
-        except FutureTimeout:
-            # A thread cannot be killed: abandon it and give later topics a fresh one.
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="extract")
-            raise ExtractionFailed(
-                snapshot.user_id, snapshot.topic_id, f"timed out after {timeout_s}s"
-            ) from None
-        except ExtractionFailed:
-            raise  # the extractor's own verdict, with the tokens it spent
-        except Exception as exc:  # any extractor bug is this topic's failure, not the worker's
-            raise ExtractionFailed(
-                snapshot.user_id, snapshot.topic_id, f"{type(exc).__name__}: {exc}"
-            ) from exc
+    def extract(self, snapshot: TopicSnapshot) -> list[CardDraft]:
+        """The validated drafts for ``snapshot``, under the timeout; stores nothing (previews)."""
+        return self.drafts(self.pool.call(Job(snapshot, source_hash="")))
 
     def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        """Stop the extractor's child processes; a worker calls it at shutdown."""
+        self.pool.close()
 
 
 def _validated(snapshot: TopicSnapshot, drafts: object) -> list[CardDraft]:

@@ -3,11 +3,19 @@
 What to do is decided by ``MemberCore`` (consumers/core.py): which batch to persist, which topics
 to extract, what offsets are safe to commit, when to pause, probe, resume or seek. This module
 feeds it events (a poll, a rebalance, the result of a command, the time) and carries out its
-commands, here in one thread and inline:
+commands. Everything but the extractor itself runs on the poll thread; no step waits on an
+extraction (docs/design.md, "Inside a member"):
 
     consume -> RecordsPolled -> Persist (parse, persist in one transaction, DLQ: ingest.py)
-      -> Tick -> Extract each due topic (its own replace transaction), RecordFailure
+      -> the extractions finished since the last turn: validate, replace (a transaction each),
+         ExtractionFinished / ExtractionFailed / ExtractionTimedOut to the core
+      -> Tick -> Extract each due topic: read its snapshot and source hash; a no-op is answered
+         at once, anything else goes to the extraction pool (consumers/pool.py); RecordFailure
       -> CommitPoint -> CommitOffsets (the per-partition safe offsets)
+
+While extractions run, a turn polls without waiting and then waits on the pool instead (at most
+as long as the poll would have), so a finished extraction is stored at once, and records that
+arrive meanwhile wait in librdkafka's queue for at most that long.
 
 When PostgreSQL is unavailable the core pauses every partition (also those assigned later) and
 the shell keeps polling, so the group does not expel it for blowing max.poll.interval.ms; a
@@ -26,8 +34,9 @@ from __future__ import annotations
 import logging
 import signal
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 from confluent_kafka import (
     OFFSET_INVALID,
@@ -45,12 +54,14 @@ from cardwright.consumers.budget import OverBudget
 from cardwright.consumers.clock import Clock, SystemClock
 from cardwright.consumers.core import CoreConfig, MemberCore
 from cardwright.consumers.dlq import DeadLetters
-from cardwright.consumers.extraction import TopicExtraction
+from cardwright.consumers.extraction import TopicExtraction, TopicOutcome
 from cardwright.consumers.ingest import BatchIngest, Ingested
+from cardwright.consumers.pool import Done, Job
 from cardwright.schema.errors import (
     DatabaseContention,
     DatabaseMisconfigured,
     ExtractionFailed,
+    ExtractionTimedOut,
     KafkaUnavailable,
     RetryableError,
 )
@@ -66,8 +77,13 @@ log = logging.getLogger("cardwright.consumer")
 
 Partition = ev.Partition
 
-# Due topics extracted per loop turn: bounds how long the loop goes without polling.
+# Extractions (and failure records) started per loop turn: most are no-ops answered at once
+# (a replay, say), each a snapshot read; this bounds how long the loop goes without polling.
 EXTRACTIONS_PER_TURN = 200
+# Safe offsets are committed at most this often. A turn may end one extraction every few
+# milliseconds now that none waits on the extractor, and each commit is a broker round trip;
+# committing later is always safe (a crash redelivers a little more, which changes nothing).
+COMMIT_EVERY_S = 0.1
 # While paused for an outage, the poll only keeps the membership: no records come.
 PAUSED_POLL_S = 0.5
 # Memory bounds (docs/design.md, "Inside a member"): a pending topic costs a few hundred bytes,
@@ -127,7 +143,8 @@ class Worker:
                 max_delay_s=config.max_delay_s,
                 batch_size=config.batch_size,
                 extract_attempts=config.extract_attempts,
-                max_in_flight=EXTRACTIONS_PER_TURN,
+                # The pool's slots: the core never asks for more, nor for two of one topic.
+                max_in_flight=extraction.pool.slots,
                 max_pending=MAX_PENDING_TOPICS,
                 max_held=MAX_HELD_BATCHES * config.batch_size,
             )
@@ -142,6 +159,8 @@ class Worker:
         self._outage_now: ev.Outage | None = None
         self._reported_outage: tuple[str, str] | None = None
         self._outage_sqlstate: str | None = None
+        self._started = 0  # extractions and failure records started this turn
+        self._committed_at = float("-inf")  # the last CommitPoint
         self._stopping = False
         self._joined = False  # an assignment (possibly empty) has been received
         self._over_budget = False  # topics wait for the token budget (consumers/budget.py)
@@ -196,9 +215,16 @@ class Worker:
     def _turn(self) -> None:
         now = self.clock.time()
         self._observe(obs.Turn(self.core.pending_count()))
-        records = self.consumer.consume(
-            num_messages=self.config.batch_size, timeout=self._poll_timeout(now)
-        )
+        pool = self.extraction.pool
+        timeout = self._poll_timeout(now)
+        if pool.busy():
+            # Records already fetched are taken at once; with none, the wait is on the pool,
+            # which answers as soon as an extraction ends (the consumer cannot be woken).
+            records = self.consumer.consume(num_messages=self.config.batch_size, timeout=0)
+            if not records:
+                pool.wait(timeout)
+        else:
+            records = self.consumer.consume(num_messages=self.config.batch_size, timeout=timeout)
         after, self._after_poll = self._after_poll, []
         for command in after:
             self._execute(command)
@@ -208,10 +234,28 @@ class Worker:
             polled = tuple(ev.Polled(_partition_of(r), _offset_of(r), r) for r in usable)
             self._feed(ev.RecordsPolled(self.clock.time(), polled))
             self._report_ends({p.partition for p in polled})
-        self._feed(ev.Tick(self.clock.time()))
-        if self.core.outage() is None:
-            failpoint(AFTER_DB_COMMIT_BEFORE_OFFSET_COMMIT)
-        self._feed(ev.CommitPoint(self.clock.time()))
+        self._conclude(pool.finished())
+        self._start_due()
+        now = self.clock.time()
+        if now - self._committed_at >= COMMIT_EVERY_S:
+            self._committed_at = now
+            if self.core.outage() is None:
+                failpoint(AFTER_DB_COMMIT_BEFORE_OFFSET_COMMIT)
+            self._feed(ev.CommitPoint(now))
+
+    def _start_due(self) -> None:
+        """Tick the core; again while what it started was answered at once (no-ops, failure
+        records) and slots are free, so a replay's no-ops are not one per turn."""
+        self._started = 0
+        while True:
+            before = self._started
+            self._feed(ev.Tick(self.clock.time()))
+            if (
+                self._started == before
+                or self._started >= EXTRACTIONS_PER_TURN
+                or self.extraction.pool.free() <= 0
+            ):
+                return
 
     def _usable(self, record: Message) -> bool:
         error = record.error()
@@ -268,8 +312,10 @@ class Worker:
             case ev.Persist(records):
                 return self._persist(records)
             case ev.Extract(key):
+                self._started += 1
                 return self._extract(key)
             case ev.RecordFailure(key, cause, attempts):
+                self._started += 1
                 return self._record_failure(key, cause, attempts)
             case ev.CommitOffsets(offsets, synchronous):
                 return self._commit(offsets, synchronous)
@@ -357,16 +403,51 @@ class Worker:
 
     # --- extraction ----------------------------------------------------------------------------
 
-    def _extract(self, key: ev.TopicKey) -> Result:
-        now = self.clock.time()
+    def _extract(self, key: ev.TopicKey) -> Result | None:
+        """Read the topic's snapshot; answer a no-op (or a missing row) at once, else hand the
+        extraction to the pool: its answer comes from a later turn's ``_conclude``."""
         if self._outage_now is not None:
-            return ev.ExtractionAborted(now, key, self._outage_now)
+            return ev.ExtractionAborted(self.clock.time(), key, self._outage_now)
+        prepared = self._topic_step(key, lambda: self.extraction.prepare(*key))
+        if isinstance(prepared, Job):
+            self.extraction.pool.submit(prepared)
+            return None
+        return prepared
+
+    def _conclude(self, finished: list[Done]) -> None:
+        """Store the extractions finished since the last turn and tell the core how each went.
+
+        They are handled together, one replace transaction each for now; this is the place where
+        one transaction can store them all (docs/design.md, "Inside a member": group commit).
+        An outage met on one answers the rest "aborted", as ``_feed`` does within one event."""
+        self._outage_now = None
+        results = []
+        for done in finished:
+            if self._outage_now is not None:
+                results.append(
+                    ev.ExtractionAborted(self.clock.time(), done.job.key, self._outage_now)
+                )
+                continue
+            result = self._topic_step(done.job.key, partial(self.extraction.store, done))
+            assert not isinstance(result, Job)
+            results.append(result)
+        for result in results:
+            self._feed(result)
+
+    def _topic_step(self, key: ev.TopicKey, step: Callable[[], TopicOutcome | Job]) -> Result | Job:
+        """Carry out one step of a topic's extraction (``prepare`` or ``store``): a ``Job`` to
+        hand to the pool, or the event that answers the core's ``Extract``."""
         user_id, topic_id = key
         try:
-            result = self.extraction.run(user_id, topic_id)
+            result = step()
         except OverBudget as over:
             self._budget_spent(over)
             return ev.ExtractionDeferred(self.clock.time(), key, self.clock.time() + over.wait_s)
+        except ExtractionTimedOut as exc:
+            log.warning(
+                "extraction timed out: %s", exc, extra={"user_id": user_id, "topic_id": topic_id}
+            )
+            return ev.ExtractionTimedOut(self.clock.time(), key, exc.cause)
         except ExtractionFailed as exc:
             self._budget_back()
             log.warning(
@@ -385,6 +466,8 @@ class Worker:
         except (RetryableError, DatabaseMisconfigured) as exc:
             return ev.ExtractionAborted(self.clock.time(), key, self._outage_of(exc))
         self._budget_back()
+        if isinstance(result, Job):
+            return result
         if not result.outcome.durable:
             self._rewound(key)
             return ev.ExtractionFinished(self.clock.time(), key, durable=False)
@@ -573,7 +656,10 @@ class Worker:
             return PAUSED_POLL_S
         timeout = self.config.batch_timeout_s
         due = self.core.next_deadline()
-        if due is not None:
+        # With every slot taken, a due topic cannot start before an extraction ends, and the
+        # wait on the pool ends with it: waking for the deadline would only spin the loop
+        # (and take the CPU a starting extractor process needs).
+        if due is not None and self.extraction.pool.free() > 0:
             timeout = max(0.0, min(timeout, due - now))
         return timeout
 

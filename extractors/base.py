@@ -26,6 +26,10 @@ class Extractor(Protocol):
 
     ``extractor_id`` is ``name@version``; it is part of the source hash, so a new version makes a
     replay re-derive cards while the same version makes it a no-op.
+
+    An extractor may also set ``cpu_bound = True`` (optional, read with ``getattr``): a member
+    then runs one extraction at a time whatever ``CARDWRIGHT_EXTRACT_CONCURRENCY`` says, since
+    more would only share one core; one that waits (on a model endpoint, say) leaves it unset.
     """
 
     @property

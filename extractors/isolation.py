@@ -10,7 +10,9 @@ One warm child serves extraction after extraction (its memo stays warm too): eac
 one pickled snapshot down a pipe and one pickled list of drafts back. The child is started on the
 first extraction, not at construction, and only again after a kill or a crash. It runs in its own
 session so a terminal's Ctrl-C reaches the member, which then closes the child; it exits by itself
-when the parent's end of the pipe closes, however the parent ended. No thread is started.
+when the parent's end of the pipe closes, however the parent ended. No thread is started: a
+runner serves one caller at a time, and the extraction pool (consumers/pool.py) gives each of its
+slots a runner of its own.
 
     python -m cardwright.extractors.isolation REQUEST_FD REPLY_FD   # the child's side
 """
@@ -30,7 +32,7 @@ from typing import cast
 import cardwright
 from cardwright.extractors.base import Extractor, MeteredExtractor, load_extractor
 from cardwright.schema.cards import LiveMessage, TopicSnapshot
-from cardwright.schema.errors import ConfigurationError, ExtractionFailed
+from cardwright.schema.errors import ConfigurationError, ExtractionFailed, ExtractionTimedOut
 from cardwright.schema.usage import TokenUsage
 
 # Starting the interpreter, importing cardwright and loading the extractor: bounded apart from
@@ -43,10 +45,11 @@ _EXIT_GRACE_S = 2.0
 class IsolatedRunner:
     """Runs ``spec``'s extractor in a warm child process, one snapshot at a time."""
 
-    def __init__(self, spec: str) -> None:
+    def __init__(self, spec: str, loaded: Extractor | None = None) -> None:
         self.spec = spec
         # Loaded here too: its id is part of the source hash, computed before any extraction.
-        self.extractor: Extractor = load_extractor(spec)
+        # Runners of one pool share the instance one of them loaded (``loaded``).
+        self.extractor: Extractor = loaded or load_extractor(spec)
         self._child: _Child | None = None
 
     def run(self, snapshot: TopicSnapshot, timeout_s: float) -> object:
@@ -57,7 +60,8 @@ class IsolatedRunner:
             reply = child.ask(snapshot, timeout_s)
         except _Gone as gone:
             self._discard()
-            raise ExtractionFailed(snapshot.user_id, snapshot.topic_id, str(gone)) from None
+            failure = ExtractionTimedOut if gone.timed_out else ExtractionFailed
+            raise failure(snapshot.user_id, snapshot.topic_id, str(gone)) from None
         status, value = reply
         if status == "error":
             raise ExtractionFailed(snapshot.user_id, snapshot.topic_id, str(value))
@@ -69,22 +73,29 @@ class IsolatedRunner:
     def close(self) -> None:
         self._discard()
 
+    def interrupt(self) -> None:
+        """Kill the child now, from another thread than the one in ``run``: that ``run`` then
+        fails at once (the child died) and the runner starts a new child when next used."""
+        child = self._child
+        if child is not None:
+            child.kill()
+
     def _start(self, snapshot: TopicSnapshot) -> _Child:
-        child = _Child.spawn()
+        # Known from the start, so that ``interrupt`` reaches a child still starting too.
+        child = self._child = _Child.spawn()
         try:
             status, value = child.greet(self.spec, START_TIMEOUT_S)
         except _Gone as gone:
-            child.stop()
+            self._discard()
             cause = f"extractor process did not start: {gone}"
             raise ExtractionFailed(snapshot.user_id, snapshot.topic_id, cause) from None
         if status != "ready" or value != self.extractor.extractor_id:
-            child.stop()
+            self._discard()
             found = value if status == "error" else f"extractor_id {value!r}"
             raise ConfigurationError(
                 f"extractor process for {self.spec!r} loaded {found}, "
                 f"not {self.extractor.extractor_id!r}"
             )
-        self._child = child
         return child
 
     def _discard(self) -> None:
@@ -95,6 +106,10 @@ class IsolatedRunner:
 
 class _Gone(Exception):
     """The child overran, died or broke the pipe; it must not be asked again."""
+
+    def __init__(self, message: str, timed_out: bool = False) -> None:
+        super().__init__(message)
+        self.timed_out = timed_out
 
 
 class _Child:
@@ -140,6 +155,11 @@ class _Child:
     def ask(self, snapshot: TopicSnapshot, timeout_s: float) -> tuple[str, object]:
         return self._exchange(_pack(snapshot), timeout_s, "extraction")
 
+    def kill(self) -> None:
+        """SIGKILL, safe from any thread; the thread talking to the child sees it die."""
+        if self._process.poll() is None:
+            self._process.kill()
+
     def stop(self, *, kill: bool = False) -> None:
         """End the child: at once with ``kill`` (it is mid-extraction), else after EOF."""
         if kill and self._process.poll() is None:
@@ -152,7 +172,9 @@ class _Child:
             self._requests.send(message)
             if not self._replies.poll(timeout_s):
                 self.stop(kill=True)
-                raise _Gone(f"timed out after {timeout_s}s; extractor process killed")
+                raise _Gone(
+                    f"timed out after {timeout_s}s; extractor process killed", timed_out=True
+                )
             reply = self._replies.recv()
         except (EOFError, OSError):
             self.stop()

@@ -60,6 +60,10 @@ class RulesExtractor:
 
     __slots__ = ("_version",)
 
+    # Pure Python over the text: a second thread would only wait for the GIL, and the work of a
+    # topic takes milliseconds. The member extracts one topic at a time (consumers/pool.py).
+    cpu_bound = True
+
     def __new__(cls, version: str = VERSION) -> RulesExtractor:
         if cls is RulesExtractor and version == RULES2_VERSION:
             from cardwright.extractors.rules2.extractor import Rules2Extractor

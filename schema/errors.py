@@ -15,6 +15,8 @@ raises and handles them, so they live in the lowest layer.
     │                               an event's fault when persisting, a topic's when replacing
     ├── BadInput                    one record is unusable: it goes to the DLQ, never stalls
     └── ExtractionFailed            an extractor raised or timed out for one topic
+        └── ExtractionTimedOut      ... overran its timeout (its process killed, or its
+                                    thread abandoned)
 
 Driver errors (``psycopg``, ``sqlalchemy``, ``KafkaError``) are translated into this tree at the
 edges (``storage.engine.translate_errors`` classifies by SQLSTATE, see ``storage.sqlstate``), so
@@ -97,3 +99,7 @@ class ExtractionFailed(CardwrightError):
         self.topic_id = topic_id
         self.cause = cause
         self.usage = usage
+
+
+class ExtractionTimedOut(ExtractionFailed):
+    """An extractor overran its timeout for one topic; nothing of it holds a slot any more."""

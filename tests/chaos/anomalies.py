@@ -18,6 +18,7 @@ Kinds (stable names the reports and tests use):
   valid_event_dead_lettered a record the model applies was dead-lettered
   no_convergence            lag or pending topics remained past the bound after the last fault
   worker_crashed            a consumer exited on its own, not by the harness or a failpoint
+  poll_interval_exceeded    a member's log says it blew max.poll.interval.ms (the group expels it)
   harness_error             the workload broke an assumption of the model; the run proves nothing
 """
 

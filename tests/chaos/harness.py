@@ -31,6 +31,7 @@ from tests.chaos.history import (
     read_jsonl,
     read_log,
 )
+from tests.chaos.member_logs import check_member_logs
 from tests.chaos.sampler import Sampler
 from tests.chaos.stack import ChaosStack, Names
 from tests.chaos.workload import Record
@@ -215,6 +216,7 @@ class ChaosRun:
 
     def check(self) -> tuple[Verdict, Evidence]:
         evidence = self.evidence()
+        check_member_logs(self.out_dir / "logs", self.findings)
         return check(evidence, self.findings), evidence
 
     def close(self, keep_history: bool) -> None:

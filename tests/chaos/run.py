@@ -4,6 +4,7 @@
     python -m tests.chaos.run --seed 1-20 --minutes 2     # seeds one after another, one stack
     python -m tests.chaos.run --seed 3 --groups 2         # two groups racing on one database
     python -m tests.chaos.run --scenario BUG [--planted BUG]   # a planted-bug scenario
+    python -m tests.chaos.run --seed 1-2 --extractor hanging   # the oracle, misbehaving
 
 Starts its own Kafka and PostgreSQL (it restarts both), M ``cardwright consume`` processes in one
 group over K partitions, a concurrent reader, the seeded workload and the seeded fault schedule;
@@ -27,6 +28,8 @@ from tests.chaos import report
 from tests.chaos.faults import KINDS, OPTIONAL_KINDS, estimated_end, schedule
 from tests.chaos.harness import ChaosRun, Settings
 from tests.chaos.injector import FaultRecord, Injector
+from tests.chaos.misbehaving import SPECS as EXTRACTORS
+from tests.chaos.misbehaving import worker_env as extractor_env
 from tests.chaos.scenarios import SCENARIOS, run_scenario
 from tests.chaos.stack import ChaosStack
 from tests.chaos.workload import Workload, WorkloadSpec
@@ -51,6 +54,7 @@ class Plan:
     planted: str | None = None
     keep: bool = False
     groups: int = 1
+    extractor: str = "oracle"  # or slow, hanging, flaky: tests/chaos/misbehaving.py
 
 
 def say(message: str, started: float) -> None:
@@ -65,7 +69,11 @@ def run_seeded(stack: ChaosStack, plan: Plan) -> dict[str, Any]:
     duration = max(plan.minutes * 60, estimated_end(faults) + TAIL_S)
     workload = Workload(WorkloadSpec(plan.seed, duration, plan.partitions))
     records = workload.generate()
-    settings = Settings(partitions=plan.partitions, planted=plan.planted)
+    settings = Settings(
+        partitions=plan.partitions,
+        planted=plan.planted,
+        extra_env=extractor_env(plan.extractor, plan.out_dir),
+    )
     chaos = ChaosRun(stack, settings, plan.out_dir, f"s{plan.seed}", plan.seed)
     result: dict[str, Any] = {"ok": False}
     try:
@@ -103,6 +111,7 @@ def run_seeded(stack: ChaosStack, plan: Plan) -> dict[str, Any]:
             "groups": plan.groups,
             "partitions": plan.partitions,
             "planted": plan.planted,
+            "extractor": plan.extractor,
             "out_dir": str(plan.out_dir),
             **chaos.info(),
             # From the end of the last fault (records may still have been arriving) and from
@@ -178,6 +187,12 @@ def main(argv: list[str] | None = None) -> int:
         choices=sorted(SCENARIOS),
         help="run the scripted scenario for this planted bug instead (bug on with --planted)",
     )
+    parser.add_argument(
+        "--extractor",
+        choices=sorted(EXTRACTORS),
+        default="oracle",
+        help="the oracle as is, or slow, hanging or flaky (tests/chaos/misbehaving.py)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the history even when OK")
     parser.add_argument("--json", action="store_true", help="print the JSON report(s)")
     parser.add_argument("--kafka-port", type=int, help="Kafka port (default: a free one)")
@@ -212,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.planted,
                 args.keep,
                 args.groups,
+                args.extractor,
             )
             try:
                 results.append(run_seeded(stack, plan))

@@ -23,6 +23,7 @@ HARNESS = {
     "faults",
     "harness",
     "injector",
+    "misbehaving",  # plug-ins: the oracle slow, hanging or flaky
     "oracle",  # the plug-in: wraps oracle_rule in the product's CardDraft
     "report",
     "run",

@@ -90,9 +90,11 @@ def test_ratios_and_targets_come_from_figures_of_the_same_run() -> None:
         "replay": {"events_per_s": 5000.0},
         "freshness": {"loads": [{"fraction": 0.5, "p99_ms": 1120.0, "debounce_ms": 1000}]},
         "outage": {"peak_rss_mb": 310.0},
+        "slow_extractor": {"ratio": 0.9},
     }
     found = ratios(results)
     assert found == {
+        "slow_extractor/ideal": 0.9,
         "cardwright/raw_limit": 0.25,
         "cardwright/raw_consume": 0.1,
         "cardwright/naive": 25.0,
@@ -111,6 +113,7 @@ def test_ratios_and_targets_come_from_figures_of_the_same_run() -> None:
     assert verdicts["end-to-end / extraction floor >= 0.6"] is False
     assert verdicts["no-op replay / raw consume >= 0.25"] is True
     assert verdicts["peak RSS through a database outage (MB) <= 300"] is False
+    assert verdicts["slow extractor topics/s / ideal >= 0.8"] is True
 
 
 def test_the_serial_limit_is_slower_than_either_step() -> None:

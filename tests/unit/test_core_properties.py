@@ -7,12 +7,13 @@ failures, assignments, revokes, lost partitions and ticks. Checked throughout: (
 offset passes a record whose effect is not durable; (c) the memory bounds hold; (d) no topic is
 extracted twice at once. Checked at the end: (b) once the database and extractor work again,
 every pending topic is extracted, recorded as failed, or was dropped with its partition, and
-every partition is committed to its end.
+every partition is committed to its end. A second test starts many extractions at once (as a
+shell with an extraction pool does) and ends them in any order, with new input meanwhile.
 """
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, event, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -94,6 +95,9 @@ class MemberMachine(RuleBasedStateMachine):
     @rule(data=st.data(), outcome=st.sampled_from(EXTRACT_OUTCOMES))
     def complete_extraction(self, data: st.DataObject, outcome: str) -> None:
         key = data.draw(st.sampled_from(sorted(self.world.ops)))
+        # As the shell's pool answers: whichever extraction ends first, not the oldest first.
+        if key != next(iter(self.world.ops)):  # ops are kept in the order they were issued
+            event("an extraction ended before an older one")
         self.world.complete_op(key, outcome)
 
     @precondition(lambda self: self.world.probing)
@@ -118,6 +122,8 @@ class MemberMachine(RuleBasedStateMachine):
             event("a partition caught up on a backlog")
         if any(op.kind == "record" for op in self.world.ops.values()):
             event("a failure was being recorded")
+        if len(self.world.ops) == CONFIG.max_in_flight:
+            event("every extraction slot was in use")
 
     def teardown(self) -> None:
         self.world.drain(self.poison)
@@ -136,3 +142,67 @@ MemberMachine.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 test_member_core = MemberMachine.TestCase
+
+
+# A member with an extraction pool: many topics due at once, their extractions in flight together
+# and ending in any order, with new input for them arriving meanwhile.
+POOL_CONFIG = CoreConfig(
+    debounce_s=1.0,
+    max_delay_s=5.0,
+    batch_size=4,
+    extract_attempts=2,
+    max_in_flight=4,
+    max_pending=50,
+    max_held=50,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    records=st.lists(st.tuples(st.integers(0, 2), st.sampled_from(KEYS)), min_size=2, max_size=12),
+    script=st.lists(
+        st.tuples(
+            st.integers(0, 3),
+            st.sampled_from(EXTRACT_OUTCOMES),
+            st.none() | st.tuples(st.integers(0, 2), st.sampled_from(KEYS)),
+            st.sampled_from([0.0, 1.0, 6.0]),
+        ),
+        max_size=25,
+    ),
+)
+def test_extractions_in_flight_together_may_end_in_any_order(
+    records: list[tuple[int, TopicKey]],
+    script: list[tuple[int, str, tuple[int, TopicKey] | None, float]],
+) -> None:
+    world = World(POOL_CONFIG, partitions=len(PARTITIONS))
+    world.assign(set(PARTITIONS))
+    for partition, key in records:
+        world.produce(partition, key)
+    world.poll(len(records))
+    while world.persist is not None:
+        world.complete_persist("ok")
+        world.poll(len(records))
+    world.report_ends()
+    world.tick(6.0)  # every topic due at once: up to max_in_flight extractions start
+    if len(world.ops) > 1:
+        event("extractions started together")
+    for pick, outcome, new_record, seconds in script:
+        if world.ops:
+            keys = list(world.ops)  # in the order they were issued
+            key = keys[pick % len(keys)]
+            if key != keys[0]:
+                event("an extraction ended before an older one")
+            world.complete_op(key, outcome)
+        if new_record is not None:  # new input, perhaps for a topic being extracted
+            partition, key = new_record
+            world.produce(partition, key)
+            world.poll(4)
+        if world.persist is not None:
+            world.complete_persist("ok")
+        if world.probing:  # an aborted extraction's outage
+            world.complete_probe(up=True)
+        world.report_ends()
+        world.tick(seconds)
+    world.drain(set())  # every command was checked on the way (commits, never two at once)
+    assert world.core.pending_count() == 0
+    assert not world.core.in_flight()
