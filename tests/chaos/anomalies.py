@@ -18,6 +18,8 @@ Kinds (stable names the reports and tests use):
   valid_event_dead_lettered a record the model applies was dead-lettered
   no_convergence            lag or pending topics remained past the bound after the last fault
   worker_crashed            a consumer exited on its own, not by the harness or a failpoint
+  acknowledged_missing      a record the broker acknowledged (acks=all) is not in the log
+  log_duplicate             a record is in the log more often than it was published
   harness_error             the workload broke an assumption of the model; the run proves nothing
 """
 

@@ -4,6 +4,8 @@
     python -m tests.chaos.run --seed 1-20 --minutes 2     # seeds one after another, one stack
     python -m tests.chaos.run --seed 3 --groups 2         # two groups racing on one database
     python -m tests.chaos.run --scenario BUG [--planted BUG]   # a planted-bug scenario
+    python -m tests.chaos.run --seed 1-10 --brokers 3      # a 3-broker cluster, its faults too
+    python -m tests.chaos.run --seed 1 --group-protocol consumer   # KIP-848 members
 
 Starts its own Kafka and PostgreSQL (it restarts both), M ``cardwright consume`` processes in one
 group over K partitions, a concurrent reader, the seeded workload and the seeded fault schedule;
@@ -24,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from tests.chaos import report
-from tests.chaos.faults import KINDS, OPTIONAL_KINDS, estimated_end, schedule
+from tests.chaos.brokers import BrokerFaults
+from tests.chaos.faults import CLUSTER_KINDS, KINDS, OPTIONAL_KINDS, estimated_end, schedule
 from tests.chaos.harness import ChaosRun, Settings
 from tests.chaos.injector import FaultRecord, Injector
 from tests.chaos.scenarios import SCENARIOS, run_scenario
@@ -51,6 +54,7 @@ class Plan:
     planted: str | None = None
     keep: bool = False
     groups: int = 1
+    group_protocol: str = "classic"
 
 
 def say(message: str, started: float) -> None:
@@ -65,7 +69,11 @@ def run_seeded(stack: ChaosStack, plan: Plan) -> dict[str, Any]:
     duration = max(plan.minutes * 60, estimated_end(faults) + TAIL_S)
     workload = Workload(WorkloadSpec(plan.seed, duration, plan.partitions))
     records = workload.generate()
-    settings = Settings(partitions=plan.partitions, planted=plan.planted)
+    settings = Settings(
+        partitions=plan.partitions,
+        planted=plan.planted,
+        extra_env={"CARDWRIGHT_GROUP_PROTOCOL": plan.group_protocol},
+    )
     chaos = ChaosRun(stack, settings, plan.out_dir, f"s{plan.seed}", plan.seed)
     result: dict[str, Any] = {"ok": False}
     try:
@@ -83,6 +91,9 @@ def run_seeded(stack: ChaosStack, plan: Plan) -> dict[str, Any]:
         t0 = time.monotonic() + LEAD_S
         publisher = chaos.publish_in_background(records, t0)
         injector = Injector(chaos.clusters, stack, chaos.names.database)
+        injector.topic, injector.partitions = chaos.names.topic, plan.partitions
+        if stack.config.brokers > 1:
+            injector.brokers = BrokerFaults(stack, chaos.names.topic, chaos.names.group)
         injector.on_fault = lambda f: say(_describe(f), began)
         injector.start(faults, t0)
         publisher.join()
@@ -102,6 +113,8 @@ def run_seeded(stack: ChaosStack, plan: Plan) -> dict[str, Any]:
             "workers": plan.workers,
             "groups": plan.groups,
             "partitions": plan.partitions,
+            "brokers": stack.config.brokers,
+            "group_protocol": plan.group_protocol,
             "planted": plan.planted,
             "out_dir": str(plan.out_dir),
             **chaos.info(),
@@ -178,6 +191,18 @@ def main(argv: list[str] | None = None) -> int:
         choices=sorted(SCENARIOS),
         help="run the scripted scenario for this planted bug instead (bug on with --planted)",
     )
+    parser.add_argument(
+        "--brokers",
+        type=int,
+        default=1,
+        help="Kafka brokers (default 1); with 3, the cluster faults join the default kinds",
+    )
+    parser.add_argument(
+        "--group-protocol",
+        choices=["classic", "consumer"],
+        default="classic",
+        help="the members' CARDWRIGHT_GROUP_PROTOCOL (default classic)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the history even when OK")
     parser.add_argument("--json", action="store_true", help="print the JSON report(s)")
     parser.add_argument("--kafka-port", type=int, help="Kafka port (default: a free one)")
@@ -189,13 +214,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--seed {args.seed!r}: give a number, a range 1-20 or a list 3,5,9")
     if min(args.minutes, args.workers, args.partitions, args.groups) <= 0 or not seeds:
         parser.error("--minutes, --workers, --partitions, --groups and seeds must be positive")
-    kinds = tuple(k for k in (args.kinds or "").split(",") if k) or KINDS
+    default_kinds = (*KINDS, *CLUSTER_KINDS) if args.brokers > 1 else KINDS
+    kinds = tuple(k for k in (args.kinds or "").split(",") if k) or default_kinds
     unknown = set(kinds) - set(KINDS) - set(OPTIONAL_KINDS)
     if unknown:
         parser.error(f"unknown fault kinds {sorted(unknown)}")
     out = (args.out or Path(tempfile.mkdtemp(prefix=f"chaos-{args.seed}-"))).absolute()
     results = []
-    stack = ChaosStack(args.kafka_port, args.postgres_port)
+    stack = ChaosStack(args.kafka_port, args.postgres_port, brokers=args.brokers)
     try:
         stack.up()
         if args.scenario:
@@ -212,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.planted,
                 args.keep,
                 args.groups,
+                args.group_protocol,
             )
             try:
                 results.append(run_seeded(stack, plan))
