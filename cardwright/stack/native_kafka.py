@@ -453,8 +453,13 @@ def wait_cluster_ready(
             f"see {log}:\n" + tail(log)
         )
     pids_text = ", ".join(str(p) for p in by_node.values())
-    where = config.bootstrap if len(by_node) == config.brokers else _name(config, min(by_node))
-    say(f"kafka: ready on {where} (pid {pids_text}, {time.monotonic() - started:.1f} s)")
+    if len(by_node) == config.brokers:
+        name, where = "", config.bootstrap
+    else:
+        name = _name(config, min(by_node))
+        where = ",".join(f"127.0.0.1:{config.client_port(n)}" for n in sorted(by_node))
+    took = time.monotonic() - started
+    say(f"kafka: {name}ready on {where} (pid {pids_text}, {took:.1f} s)")
 
 
 def stop_node(config: StackConfig, node: int, *, quiet: bool = False) -> None:

@@ -17,6 +17,7 @@ import signal
 import time
 from typing import Any
 
+from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
 from cardwright.stack import native_kafka
@@ -32,6 +33,7 @@ IN_SYNC_TIMEOUT_S = 90.0
 KILL_WAIT_S = 20.0
 PORT_WAIT_S = 30.0
 METADATA_TIMEOUT_S = 10.0
+COORDINATOR_TIMEOUT_S = 30.0
 
 
 class BrokerFaults:
@@ -55,9 +57,17 @@ class BrokerFaults:
         return chosen, partitions[chosen].leader
 
     def coordinator(self) -> int:
-        future = self.admin.describe_consumer_groups([self.group])[self.group]
-        description = future.result(timeout=METADATA_TIMEOUT_S)
-        return int(description.coordinator.id)
+        """The group coordinator's broker id; asked again while the coordinator moves (right
+        after a broker fault the old one answers NOT_COORDINATOR)."""
+        deadline = time.monotonic() + COORDINATOR_TIMEOUT_S
+        while True:
+            future = self.admin.describe_consumer_groups([self.group])[self.group]
+            try:
+                return int(future.result(timeout=METADATA_TIMEOUT_S).coordinator.id)
+            except KafkaException:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
 
     def controller(self) -> tuple[int, int]:
         """(leader id, epoch) of the KRaft quorum: the newest view any voter has written."""
