@@ -94,10 +94,11 @@ class ChaosRun:
         self.cluster = self.new_cluster(seed)
         self.clusters = [self.cluster]
         # The publisher is an outside producer following the key contract; quiet like the rest.
-        self._publisher = Publisher(
-            {"bootstrap.servers": stack.bootstrap, "logger": QUIET_KAFKA},  # type: ignore[dict-item]
-            self.names.topic,
-        )
+        properties = {"bootstrap.servers": stack.bootstrap, "logger": QUIET_KAFKA}
+        refresh = settings.extra_env.get("CARDWRIGHT_KAFKA_TOPIC_METADATA_REFRESH_INTERVAL_MS")
+        if refresh:  # as the members: finds added partitions within seconds
+            properties["topic.metadata.refresh.interval.ms"] = refresh
+        self._publisher = Publisher(properties, self.names.topic)  # type: ignore[arg-type]
 
     def worker_env(self, **extra: str) -> dict[str, str]:
         s = self.settings

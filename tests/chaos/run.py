@@ -41,6 +41,7 @@ LEAD_S = 3.0
 OTHER_GROUP_DEBOUNCE_MS = 150
 # Records keep coming this long after the last fault should be over.
 TAIL_S = 10.0
+METADATA_REFRESH_MS = "2000"
 
 
 @dataclass(slots=True)
@@ -67,13 +68,15 @@ def run_seeded(stack: ChaosStack, plan: Plan) -> dict[str, Any]:
     faults = schedule(plan.seed, plan.minutes * 60, plan.kinds)
     # Every kind runs at least once, and all of them while records still stream in.
     duration = max(plan.minutes * 60, estimated_end(faults) + TAIL_S)
-    workload = Workload(WorkloadSpec(plan.seed, duration, plan.partitions))
+    grows = "add_partitions" in plan.kinds
+    workload = Workload(WorkloadSpec(plan.seed, duration, plan.partitions, grows=grows))
     records = workload.generate()
-    settings = Settings(
-        partitions=plan.partitions,
-        planted=plan.planted,
-        extra_env={"CARDWRIGHT_GROUP_PROTOCOL": plan.group_protocol},
-    )
+    extra_env = {"CARDWRIGHT_GROUP_PROTOCOL": plan.group_protocol}
+    if grows:
+        # Members and the publisher find new partitions at a metadata refresh (5 min by
+        # default): within seconds here, so topics really move while the run goes on.
+        extra_env["CARDWRIGHT_KAFKA_TOPIC_METADATA_REFRESH_INTERVAL_MS"] = METADATA_REFRESH_MS
+    settings = Settings(partitions=plan.partitions, planted=plan.planted, extra_env=extra_env)
     chaos = ChaosRun(stack, settings, plan.out_dir, f"s{plan.seed}", plan.seed)
     result: dict[str, Any] = {"ok": False}
     try:
