@@ -33,7 +33,8 @@ from bench.loadgen import LoadSpec, generate
 from cardwright.producers.publisher import Publisher
 
 PROTOCOLS = ("classic", "consumer")
-JOIN_AT_S, LEAVE_AT_S, END_S = 10.0, 25.0, 40.0
+# A member needs a few seconds to start on a busy machine; the leave comes well after it joined.
+JOIN_AT_S, LEAVE_AT_S, END_S = 10.0, 40.0, 55.0
 
 
 def _publish_steady(bootstrap: str, topic: str, rate: float, seconds: float) -> None:
@@ -51,18 +52,21 @@ def _publish_steady(bootstrap: str, topic: str, rate: float, seconds: float) -> 
 
 
 def _member(env: dict[str, str], audit: Path, protocol: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "cardwright", "consume"],
-        env=env | {"CARDWRIGHT_AUDIT_LOG": str(audit), "CARDWRIGHT_GROUP_PROTOCOL": protocol},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    with audit.with_suffix(".log").open("wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "cardwright", "consume"],
+            env=env | {"CARDWRIGHT_AUDIT_LOG": str(audit), "CARDWRIGHT_GROUP_PROTOCOL": protocol},
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
 
 
 def _batches(paths: list[Path]) -> dict[int, list[float]]:
     """partition -> times of the batches that applied records of it."""
     times: dict[int, list[float]] = defaultdict(list)
     for path in paths:
+        if not path.exists():
+            continue
         for line in path.read_text().splitlines():
             entry = json.loads(line)
             if entry.get("event") != "batch":

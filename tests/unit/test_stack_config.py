@@ -145,3 +145,16 @@ def test_compose_gets_the_cluster_profile_quorum_and_replication_for_three_broke
         cluster_environment(
             load_config({"CARDWRIGHT_STACK_BROKERS": "2", "CARDWRIGHT_STATE_DIR": "/x"})
         )
+
+
+def test_a_state_dir_remembers_its_broker_count_and_refuses_another(tmp_path: Path) -> None:
+    from cardwright.stack.native_kafka import check_recorded_brokers
+
+    cluster = load_config({"CARDWRIGHT_STATE_DIR": str(tmp_path), "CARDWRIGHT_STACK_BROKERS": "3"})
+    check_recorded_brokers(cluster)  # records 3 in a fresh state directory
+    again = load_config({"CARDWRIGHT_STATE_DIR": str(tmp_path)})
+    assert again.brokers == 3  # `stack env` / `status` without --brokers describe the cluster
+    assert again.bootstrap.count(",") == 2
+    single = load_config({"CARDWRIGHT_STATE_DIR": str(tmp_path), "CARDWRIGHT_STACK_BROKERS": "1"})
+    with pytest.raises(ConfigurationError, match="holds a Kafka of 3 broker"):
+        check_recorded_brokers(single)
