@@ -17,7 +17,6 @@ import signal
 import time
 from typing import Any
 
-from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
 from cardwright.stack import native_kafka
@@ -33,7 +32,6 @@ IN_SYNC_TIMEOUT_S = 90.0
 KILL_WAIT_S = 20.0
 PORT_WAIT_S = 30.0
 METADATA_TIMEOUT_S = 10.0
-COORDINATOR_TIMEOUT_S = 30.0
 
 
 class BrokerFaults:
@@ -57,17 +55,23 @@ class BrokerFaults:
         return chosen, partitions[chosen].leader
 
     def coordinator(self) -> int:
-        """The group coordinator's broker id; asked again while the coordinator moves (right
-        after a broker fault the old one answers NOT_COORDINATOR)."""
-        deadline = time.monotonic() + COORDINATOR_TIMEOUT_S
-        while True:
+        """The group coordinator's broker: the leader of the offsets partition the group id
+        hashes to (Kafka's rule: abs(Java hashCode of the id) % offsets partitions). Read from
+        the metadata, because a describe of the group keeps answering NOT_COORDINATOR for a
+        while after its coordinator died; where the describe does answer, the two must agree."""
+        offsets = "__consumer_offsets"
+        partitions = (
+            self.admin.list_topics(offsets, timeout=METADATA_TIMEOUT_S).topics[offsets].partitions
+        )
+        by_rule = int(partitions[coordinator_partition(self.group, len(partitions))].leader)
+        try:
             future = self.admin.describe_consumer_groups([self.group])[self.group]
-            try:
-                return int(future.result(timeout=METADATA_TIMEOUT_S).coordinator.id)
-            except KafkaException:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
+            described = int(future.result(timeout=METADATA_TIMEOUT_S).coordinator.id)
+        except Exception:  # NOT_COORDINATOR and the like: the rule's answer stands
+            return by_rule
+        if described != by_rule:
+            raise RuntimeError(f"coordinator: describe says {described}, the rule {by_rule}")
+        return by_rule
 
     def controller(self) -> tuple[int, int]:
         """(leader id, epoch) of the KRaft quorum: the newest view any voter has written."""
@@ -176,6 +180,17 @@ class BrokerFaults:
             return True
 
         return wait_until(in_sync, IN_SYNC_TIMEOUT_S)
+
+
+def coordinator_partition(group: str, partitions: int) -> int:
+    """The __consumer_offsets partition of ``group``, as Kafka computes it."""
+    code = 0
+    data = group.encode("utf-16-be")
+    for i in range(0, len(data), 2):  # Java's String.hashCode over UTF-16 code units
+        code = (31 * code + int.from_bytes(data[i : i + 2], "big")) & 0xFFFFFFFF
+    signed = code - (1 << 32) if code & 0x80000000 else code
+    # Kafka's Utils.abs: Math.abs, except that Integer.MIN_VALUE maps to 0.
+    return (0 if signed == -(1 << 31) else abs(signed)) % partitions
 
 
 def _since(started: float) -> float:
