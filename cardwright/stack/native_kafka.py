@@ -28,6 +28,7 @@ from cardwright.schema.errors import ConfigurationError, KafkaUnavailable
 from cardwright.stack.config import BROKERS_FILE, KAFKA_VERSION, StackConfig, recorded_brokers
 from cardwright.stack.procs import (
     alive,
+    is_zombie,
     port_accepts,
     port_free,
     read_pid,
@@ -55,6 +56,8 @@ FORMAT_TIMEOUT_S = 120
 READY_TIMEOUT_S = 90.0
 # A single combined node shuts down in 1-3 s; past this it is stuck and gets SIGKILL.
 STOP_GRACE_S = 30.0
+# After its command line is gone, a JVM is torn down by the kernel within seconds.
+GONE_WAIT_S = 20.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -472,7 +475,11 @@ def stop_node(config: StackConfig, node: int, *, quiet: bool = False) -> None:
             say(f"kafka: {_name(config, node)}not running")
         return
     say(f"kafka: {_name(config, node)}stopping (pid {current.pid})")
-    killed = terminate(current.pid, process_marker(config), STOP_GRACE_S)
+    pid = current.pid
+    killed = terminate(pid, process_marker(config), STOP_GRACE_S)
+    # A dying JVM loses its command line before it is gone, and may still write its logs and
+    # indexes: a broker started on the same data meanwhile finds them torn. Wait for the end.
+    wait_until(lambda: is_zombie(pid), GONE_WAIT_S)
     pid_file.unlink(missing_ok=True)
     outcome = "killed after no clean stop within 30 s" if killed else "stopped"
     say(f"kafka: {_name(config, node)}{outcome}")
