@@ -30,7 +30,8 @@ FENCED_AFTER_S = 9.0
 # goes: as an operator would wait for under-replicated partitions to be 0.
 IN_SYNC_TIMEOUT_S = 90.0
 KILL_WAIT_S = 20.0
-PORT_WAIT_S = 30.0
+# On a machine at a load of 20, a stopped JVM has been seen to hold its port for over a minute.
+PORT_WAIT_S = 120.0
 METADATA_TIMEOUT_S = 10.0
 
 
