@@ -154,10 +154,13 @@ class BrokerFaults:
                 native_kafka.wait_ready(self.config, pid, node=node)
                 return attempt
             except Exception:
+                if pid is not None:
+                    # A start that timed out may still be running: never leave it behind, or
+                    # the next attempt finds its ports taken (or two JVMs share the data).
+                    native_kafka.stop_node(self.config, node)
+                    reap(pid)
                 if attempt == 3:
                     raise
-                if pid is not None:
-                    reap(pid)
         return 3
 
     def wait_in_sync(self) -> bool:
