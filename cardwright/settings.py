@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     # How long a poll waits to fill a batch. Under load batches fill long before it; at low
     # load every event waits for it, so it is short: it adds straight to card freshness.
     batch_timeout_ms: int = Field(default=50, ge=1)
+    # The consumer group protocol: "classic" (rebalances of the whole group, cooperative-sticky
+    # assignment by the members) or "consumer" (KIP-848, Kafka 4.0+: the broker assigns
+    # partitions member by member, with no group-wide pause; session timeout and heartbeat
+    # are then the broker's group.consumer.* settings, see docs/operations.md).
+    group_protocol: Literal["classic", "consumer"] = "classic"
     # librdkafka properties as a properties file (security settings: SASL, TLS, ...).
     kafka_properties_file: str | None = None
     # Operations: /metrics, /livez and /readyz on this port (off when unset); 127.0.0.1 unless

@@ -37,7 +37,7 @@ def instance_name() -> str:
 
 
 def consumer_config(settings: Settings, group_id: str, instance: str) -> dict[str, Any]:
-    return {
+    config: dict[str, Any] = {
         **client_config(
             client_properties(settings.kafka)
         ),  # secrets unwrapped here, for the client
@@ -46,11 +46,19 @@ def consumer_config(settings: Settings, group_id: str, instance: str) -> dict[st
         "enable.auto.commit": False,
         "enable.auto.offset.store": False,
         "auto.offset.reset": "earliest",
+        "max.poll.interval.ms": MAX_POLL_INTERVAL_MS,
+        "enable.partition.eof": False,
+    }
+    if settings.group_protocol == "consumer":
+        # KIP-848: the broker owns assignment, session timeout and heartbeat interval, and
+        # librdkafka refuses the classic properties for them. Assignments are incremental, as
+        # with cooperative-sticky, so the worker's callbacks see the same kinds of change.
+        config["group.protocol"] = "consumer"
+        return config
+    return config | {
         "partition.assignment.strategy": "cooperative-sticky",
         "session.timeout.ms": SESSION_TIMEOUT_MS,
         "heartbeat.interval.ms": SESSION_TIMEOUT_MS // 4,
-        "max.poll.interval.ms": MAX_POLL_INTERVAL_MS,
-        "enable.partition.eof": False,
     }
 
 

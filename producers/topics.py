@@ -7,6 +7,11 @@ move topics to other partitions).
 The DLQ topic is created with room for the largest events record plus cardwright's headers
 (docs/design.md, "Message event": bad input never loses a record), so its ``max.message.bytes``
 is the events topic's plus :data:`DLQ_HEADER_MARGIN_BYTES`.
+
+Both topics get the replication of ``producers.replication`` for the cluster's broker count:
+three replicas and ``min.insync.replicas=2`` on three brokers or more, so a write the publisher
+and the DLQ producer see acknowledged (``acks=all``) is on two brokers at least. Kafka's own
+default (``default.replication.factor=1``) would silently make a single copy on a cluster.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from confluent_kafka.admin._resource import ResourceType
 from confluent_kafka.cimpl import NewTopic
 
 from cardwright.producers.kafka_config import PropertyValue, client_config
+from cardwright.producers.replication import Replication, replication_for
 from cardwright.schema.errors import ConfigurationError, KafkaUnavailable
 
 # How long to wait for the cluster to answer a create request. A healthy cluster answers in
@@ -42,8 +48,6 @@ DEFAULT_EVENTS_MAX_MESSAGE_BYTES = 1_048_588
 # the rest are names and numbers, well under 2 KiB together) and the record batch overhead.
 # 64 KiB leaves room for headers a later version adds without resizing topics.
 DLQ_HEADER_MARGIN_BYTES = 64 * 1024
-# -1 lets the broker apply its default.replication.factor (1 on a local stack, 3 in production).
-_BROKER_DEFAULT_REPLICATION = -1
 
 
 def ensure_topics(
@@ -65,12 +69,27 @@ def ensure_topics(
     except KafkaException as exc:
         message = exc.args[0].str()
         raise ConfigurationError(f"invalid Kafka admin configuration: {message}") from None
-    created = _create(admin, bootstrap, [_new_topic(topic, partitions)])
+    replication = replication_for(broker_count(admin, bootstrap))
+    created = _create(admin, bootstrap, [_new_topic(topic, partitions, replication)])
     if dlq_topic != topic:
         room = dlq_max_message_bytes(events_max_message_bytes(admin, topic))
-        dlq = _new_topic(dlq_topic, partitions, {"max.message.bytes": str(room)})
+        dlq = _new_topic(dlq_topic, partitions, replication, {"max.message.bytes": str(room)})
         created += _create(admin, bootstrap, [dlq])
     return created
+
+
+def broker_count(admin: AdminClient, bootstrap: str) -> int:
+    """How many brokers the cluster has (the brokers the metadata lists)."""
+    try:
+        metadata = admin.list_topics(timeout=_CREATE_TIMEOUT_S)
+    except KafkaException as exc:
+        message = f"cannot read the cluster's metadata from {bootstrap}: {exc.args[0].str()}"
+        raise KafkaUnavailable(message) from None
+    finally:
+        admin.poll(0)
+    if not metadata.brokers:
+        raise KafkaUnavailable(f"the cluster at {bootstrap} lists no brokers")
+    return len(metadata.brokers)
 
 
 def dlq_max_message_bytes(events_max_message_bytes: int) -> int:
@@ -89,12 +108,14 @@ def events_max_message_bytes(admin: AdminClient, topic: str) -> int:
         return DEFAULT_EVENTS_MAX_MESSAGE_BYTES
 
 
-def _new_topic(name: str, partitions: int, config: dict[str, str] | None = None) -> NewTopic:
+def _new_topic(
+    name: str, partitions: int, replication: Replication, config: dict[str, str] | None = None
+) -> NewTopic:
     return NewTopic(
         name,
         num_partitions=partitions,
-        replication_factor=_BROKER_DEFAULT_REPLICATION,
-        config=config or {},
+        replication_factor=replication.factor,
+        config={"min.insync.replicas": str(replication.min_insync), **(config or {})},
     )
 
 

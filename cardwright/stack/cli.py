@@ -17,7 +17,7 @@ import typer
 
 from cardwright.schema.errors import ConfigurationError
 from cardwright.stack import compose, native, native_kafka, native_postgres
-from cardwright.stack.config import KAFKA_VERSION, Mode, StackConfig, load_config
+from cardwright.stack.config import KAFKA_VERSION, Mode, StackConfig, check_ports, load_config
 from cardwright.stack.procs import say
 
 # `status` exits with 3 when the stack is not (fully) running, as `systemctl status` does, so a
@@ -31,7 +31,8 @@ app = typer.Typer(
     help=(
         "Run a local Kafka (KRaft) and PostgreSQL for development and tests: with Docker compose "
         "where a Docker engine runs, natively otherwise. Settings: CARDWRIGHT_STATE_DIR, "
-        "CARDWRIGHT_STACK_KAFKA_PORT, CARDWRIGHT_STACK_POSTGRES_PORT, CARDWRIGHT_STACK_MODE."
+        "CARDWRIGHT_STACK_KAFKA_PORT, CARDWRIGHT_STACK_POSTGRES_PORT, CARDWRIGHT_STACK_MODE, "
+        "CARDWRIGHT_STACK_BROKERS."
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -49,9 +50,27 @@ ModeOption = Annotated[
 ]
 
 
-def _config(mode: Mode | None) -> StackConfig:
+BrokersOption = Annotated[
+    int | None,
+    typer.Option(
+        "--brokers",
+        min=1,
+        help="Kafka brokers: 1 for development, 3 for a cluster like production (replication "
+        "3, min.insync.replicas 2). [default: CARDWRIGHT_STACK_BROKERS, else what the state "
+        "directory holds, else 1]",
+        show_default=False,
+    ),
+]
+
+
+def _config(mode: Mode | None, brokers: int | None = None) -> StackConfig:
     config = load_config()
-    return dataclasses.replace(config, mode=mode) if mode is not None else config
+    if mode is not None:
+        config = dataclasses.replace(config, mode=mode)
+    if brokers is not None:
+        config = dataclasses.replace(config, brokers=brokers)
+        check_ports(config)
+    return config
 
 
 def _use_docker(config: StackConfig) -> bool:
@@ -67,12 +86,12 @@ def _use_docker(config: StackConfig) -> bool:
 
 
 @app.command()
-def up(mode: ModeOption = None) -> None:
+def up(mode: ModeOption = None, brokers: BrokersOption = None) -> None:
     """Start Kafka and PostgreSQL (if not running), wait until both answer, print exports.
 
     Safe to run again: a running stack is reused. Usage: eval "$(cardwright stack up)".
     """
-    config = _config(mode)
+    config = _config(mode, brokers)
     if _use_docker(config):
         compose.up(config)
     else:
@@ -123,6 +142,17 @@ def _status_document(config: StackConfig) -> dict[str, Any]:
             "version": KAFKA_VERSION,
             "data_dir": str(state.kafka.data_dir),
             "log": str(state.kafka.log),
+            "brokers": [
+                {
+                    "node": node.node,
+                    "running": node.running,
+                    "pid": node.pid,
+                    "bootstrap": node.bootstrap,
+                    "data_dir": str(node.data_dir),
+                    "log": str(node.log),
+                }
+                for node in state.kafka.nodes
+            ],
         },
         "postgres": {
             "running": state.postgres.running,

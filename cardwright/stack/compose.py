@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from cardwright.producers.replication import replication_for
 from cardwright.schema.errors import ConfigurationError, RetryableError
 from cardwright.stack.config import StackConfig
 from cardwright.stack.procs import say
@@ -54,12 +55,38 @@ def compose_file() -> Path:
     )
 
 
-def _compose(config: StackConfig, *args: str, timeout_s: float) -> subprocess.CompletedProcess[str]:
+# compose.yaml knows one broker and three (the profile "cluster").
+COMPOSE_BROKERS = (1, 3)
+
+
+def cluster_environment(config: StackConfig) -> dict[str, str]:
+    """The compose.yaml variables for ``config``: ports, and for three brokers the quorum, the
+    cluster's own volume and the replication of Kafka's topics (see compose.yaml's header)."""
+    if config.brokers not in COMPOSE_BROKERS:
+        raise ConfigurationError(
+            f"compose.yaml runs 1 or 3 brokers, not {config.brokers}; use --mode native"
+        )
     env = {
-        **os.environ,
         "CARDWRIGHT_STACK_KAFKA_PORT": str(config.kafka_port),
         "CARDWRIGHT_STACK_POSTGRES_PORT": str(config.postgres_port),
     }
+    if config.brokers == 1:
+        return env
+    replication = replication_for(config.brokers)
+    return env | {
+        "COMPOSE_PROFILES": "cluster",
+        "CARDWRIGHT_STACK_KAFKA_PORT_2": str(config.client_port(2)),
+        "CARDWRIGHT_STACK_KAFKA_PORT_3": str(config.client_port(3)),
+        "CARDWRIGHT_STACK_KAFKA_VOTERS": "1@kafka:9093,2@kafka-2:9093,3@kafka-3:9093",
+        "CARDWRIGHT_STACK_KAFKA_INTERNAL_HOST": "kafka",
+        "CARDWRIGHT_STACK_KAFKA_VOLUME": "kafka-1-data",
+        "CARDWRIGHT_STACK_REPLICATION": str(replication.factor),
+        "CARDWRIGHT_STACK_MIN_INSYNC": str(replication.min_insync),
+    }
+
+
+def _compose(config: StackConfig, *args: str, timeout_s: float) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **cluster_environment(config)}
     return subprocess.run(
         ["docker", "compose", "-p", PROJECT, "-f", str(compose_file()), *args],
         env=env,
@@ -72,7 +99,8 @@ def _compose(config: StackConfig, *args: str, timeout_s: float) -> subprocess.Co
 
 
 def up(config: StackConfig) -> None:
-    say(f"docker: starting Kafka and PostgreSQL from {compose_file()}")
+    brokers = f"{config.brokers} Kafka brokers" if config.brokers > 1 else "Kafka"
+    say(f"docker: starting {brokers} and PostgreSQL from {compose_file()}")
     result = _compose(config, "up", "-d", "--wait", timeout_s=COMPOSE_UP_TIMEOUT_S)
     if result.returncode != 0:
         raise RetryableError(f"docker compose up failed:\n{result.stderr.strip()}")

@@ -8,7 +8,11 @@ the stack only reads that value. Pure: nothing here starts, probes or writes any
     CARDWRIGHT_STACK_CONTROLLER_PORT KRaft controller listener  (default Kafka port + 1)
     CARDWRIGHT_STACK_POSTGRES_PORT   PostgreSQL                 (default 25432)
     CARDWRIGHT_STACK_MODE            auto | native | docker     (default auto)
+    CARDWRIGHT_STACK_BROKERS         Kafka brokers, 1 or more   (default: as recorded, else 1)
     CARDWRIGHT_CACHE_DIR             Kafka jars                 (default ~/.cache/cardwright)
+
+With N brokers, broker i (1..N) listens on the Kafka port + 2(i-1) for clients and on the
+controller port + 2(i-1) for the KRaft quorum: 29092/29093, 29094/29095, 29096/29097 by default.
 """
 
 from __future__ import annotations
@@ -42,6 +46,13 @@ DEFAULT_STATE_DIR = "/var/tmp/cardwright-stack"  # noqa: S108
 DB_USER = "cardwright"
 DB_NAME = "cardwright"
 
+# A state directory remembers how many brokers it holds (a cluster's quorum is fixed when its
+# storage is formatted), so `stack env`/`status` without --brokers describe the cluster that is
+# there. The file lives in the Kafka directory: `down --purge` deletes it with the data.
+BROKERS_FILE = "brokers"
+# Ports of consecutive brokers are this far apart: one client and one controller port each.
+PORT_STRIDE = 2
+
 
 class Mode(StrEnum):
     AUTO = "auto"
@@ -57,10 +68,27 @@ class StackConfig:
     postgres_port: int
     cache_dir: Path
     mode: Mode = Mode.AUTO
+    brokers: int = 1
+
+    @property
+    def nodes(self) -> range:
+        """The KRaft node ids of the brokers: 1..N."""
+        return range(1, self.brokers + 1)
+
+    def client_port(self, node: int) -> int:
+        return self.kafka_port + PORT_STRIDE * (node - 1)
+
+    def quorum_port(self, node: int) -> int:
+        return self.controller_port + PORT_STRIDE * (node - 1)
+
+    def ports(self) -> list[int]:
+        """Every port the stack listens on: each broker's two, then PostgreSQL's."""
+        kafka = [p for n in self.nodes for p in (self.client_port(n), self.quorum_port(n))]
+        return [*kafka, self.postgres_port]
 
     @property
     def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.kafka_port}"
+        return ",".join(f"127.0.0.1:{self.client_port(n)}" for n in self.nodes)
 
     @property
     def database_url(self) -> str:
@@ -115,17 +143,44 @@ def default_cache_dir(env: Mapping[str, str]) -> Path:
     return base / "cardwright"
 
 
+def recorded_brokers(state_dir: Path) -> int | None:
+    """The broker count a state directory's cluster was made with, if it records one."""
+    try:
+        return int((state_dir / "kafka" / BROKERS_FILE).read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _brokers(env: Mapping[str, str], state_dir: Path) -> int:
+    raw = env.get("CARDWRIGHT_STACK_BROKERS")
+    if raw is None or raw == "":
+        return recorded_brokers(state_dir) or 1
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(f"CARDWRIGHT_STACK_BROKERS={raw!r} is not a number") from None
+    if value < 1:
+        raise ConfigurationError(f"CARDWRIGHT_STACK_BROKERS={value}: at least one broker")
+    return value
+
+
+def check_ports(config: StackConfig) -> None:
+    """Every broker's ports and PostgreSQL's must differ and be valid port numbers."""
+    ports = config.ports()
+    if len(set(ports)) != len(ports) or max(ports) > 65535:
+        raise ConfigurationError(
+            f"stack ports must differ and stay below 65536: kafka {config.kafka_port}, "
+            f"controller {config.controller_port}, postgres {config.postgres_port}, "
+            f"{config.brokers} broker(s) {PORT_STRIDE} ports apart"
+        )
+
+
 def load_config(env: Mapping[str, str] | None = None) -> StackConfig:
     """The stack configuration from ``env`` (the process environment by default)."""
     env = os.environ if env is None else env
     kafka_port = _port(env, "CARDWRIGHT_STACK_KAFKA_PORT", DEFAULT_KAFKA_PORT)
     controller_port = _port(env, "CARDWRIGHT_STACK_CONTROLLER_PORT", kafka_port + 1)
     postgres_port = _port(env, "CARDWRIGHT_STACK_POSTGRES_PORT", DEFAULT_POSTGRES_PORT)
-    if len({kafka_port, controller_port, postgres_port}) != 3:
-        raise ConfigurationError(
-            f"stack ports must differ: kafka {kafka_port}, controller {controller_port}, "
-            f"postgres {postgres_port}"
-        )
     raw_mode = env.get("CARDWRIGHT_STACK_MODE") or Mode.AUTO.value
     try:
         mode = Mode(raw_mode)
@@ -137,7 +192,7 @@ def load_config(env: Mapping[str, str] | None = None) -> StackConfig:
     state_dir = Path(env.get("CARDWRIGHT_STATE_DIR") or DEFAULT_STATE_DIR).expanduser()
     cache_raw = env.get("CARDWRIGHT_CACHE_DIR")
     cache_dir = Path(cache_raw).expanduser() if cache_raw else default_cache_dir(env)
-    return StackConfig(
+    config = StackConfig(
         # Absolute, so pid checks and process titles name the same path whatever the cwd.
         state_dir=state_dir.absolute(),
         kafka_port=kafka_port,
@@ -145,4 +200,7 @@ def load_config(env: Mapping[str, str] | None = None) -> StackConfig:
         postgres_port=postgres_port,
         cache_dir=cache_dir.absolute(),
         mode=mode,
+        brokers=_brokers(env, state_dir.absolute()),
     )
+    check_ports(config)
+    return config

@@ -57,12 +57,12 @@ def up(config: StackConfig) -> None:
         # A missing program or a busy port is reported before anything starts.
         native_kafka.preflight(config)
         native_postgres.preflight(config)
-        # Kafka's JVM starts in the background while PostgreSQL is created and started.
-        kafka_pid = native_kafka.start(config)
+        # Kafka's JVMs start in the background while PostgreSQL is created and started.
+        kafka_pids = native_kafka.start_cluster(config)
         try:
             native_postgres.start(config)
             native_postgres.wait_ready(config)
-            native_kafka.wait_ready(config, kafka_pid)
+            native_kafka.wait_cluster_ready(config, kafka_pids)
         except BaseException:
             # A half-started stack would make the next `up` believe it runs: take it down.
             _stop_all(config)
@@ -81,10 +81,10 @@ def down(config: StackConfig) -> None:
 
 
 def _stop_all(config: StackConfig) -> None:
-    kafka_pid = native_kafka.status(config).pid
+    kafka_pids = [n.pid for n in native_kafka.status(config).nodes if n.pid is not None]
     native_kafka.stop(config)
-    if kafka_pid is not None:
-        reap(kafka_pid)
+    for pid in kafka_pids:
+        reap(pid)
     native_postgres.stop(config)
     _sweep(config)
 

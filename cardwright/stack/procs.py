@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import random
 import signal
 import socket
 import sys
@@ -141,6 +142,21 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def free_port_block(count: int, floor: int = 20000) -> int:
+    """The first of ``count`` consecutive ports that are all free now, below the kernel's
+    ephemeral range: a restarted server gets its port back, where a port from that range may
+    meanwhile have become the local end of some client's connection."""
+    try:
+        ceiling = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        ceiling = 32768
+    rng = random.SystemRandom()
+    while True:
+        base = rng.randrange(floor, ceiling - count)
+        if all(port_free(base + i) for i in range(count)):
+            return base
 
 
 @contextlib.contextmanager

@@ -19,6 +19,8 @@ Kinds (stable names the reports and tests use):
   no_convergence            lag or pending topics remained past the bound after the last fault
   worker_crashed            a consumer exited on its own, not by the harness or a failpoint
   poll_interval_exceeded    a member's log says it blew max.poll.interval.ms (the group expels it)
+  acknowledged_missing      a record the broker acknowledged (acks=all) is not in the log
+  log_duplicate             a record is in the log more often than it was published
   harness_error             the workload broke an assumption of the model; the run proves nothing
 """
 

@@ -37,8 +37,26 @@ KINDS = (
     "replay",  # the group stopped, its offsets moved back (`cardwright replay`), started again
     "reextract",  # `cardwright reextract --since` while the group runs
 )
-# Kinds that run only when asked for (--kinds); none at the moment.
-OPTIONAL_KINDS: tuple[str, ...] = ()
+# Run only when asked for (--kinds). Faults of a Kafka cluster (`run --brokers 3`;
+# tests.chaos.brokers): the leader of a partition of the events topic, or the group's
+# coordinator, killed (SIGKILL, restarted after a pause) or frozen (SIGSTOP past the broker
+# session, then SIGCONT); every broker restarted in turn; the active KRaft controller restarted
+# so another takes over.
+CLUSTER_KINDS = (
+    "leader_kill",
+    "leader_stop",
+    "coordinator_kill",
+    "coordinator_stop",
+    "rolling_restart",
+    "controller_change",
+)
+# The events topic grows from P to 2P partitions mid-run (docs/operations.md, "Adding
+# partitions"): topics move to new partitions while their old events may be unprocessed.
+GROWTH_KINDS = ("add_partitions",)
+OPTIONAL_KINDS = (*CLUSTER_KINDS, *GROWTH_KINDS)
+# A killed broker stays down this long before it starts again; a frozen one past its 9 s session.
+BROKER_DOWN_S = (2.0, 6.0)
+BROKER_HOLD_S = (11.0, 15.0)
 # Read-only (or without a privilege) long enough for every member to meet it, short enough to
 # leave time to converge.
 READ_ONLY_HOLD_S = (4.0, 8.0)
@@ -58,6 +76,14 @@ COST_S = {
     "revoked_permission": 8.0,
     "replay": 15.0,
     "reextract": 10.0,
+    # A broker start is a JVM start plus catching up; a rolling restart is three of them.
+    "leader_kill": 20.0,
+    "leader_stop": 20.0,
+    "coordinator_kill": 20.0,
+    "coordinator_stop": 20.0,
+    "rolling_restart": 50.0,
+    "controller_change": 18.0,
+    "add_partitions": 2.0,
 } | {f"failpoint:{name}": 10.0 for name in FAILPOINTS}
 # After the first round, cheap faults come more often than slow ones.
 REPEAT_WEIGHTS = {kind: 1.0 / max(1.0, COST_S[kind]) ** 0.5 for kind in (*KINDS, *OPTIONAL_KINDS)}
@@ -131,6 +157,10 @@ def _params(rng: random.Random, kind: str) -> dict[str, Any]:
         params["shift_by"] = -rng.randint(10, 400)
     elif kind == "reextract":
         params["since_s"] = round(rng.uniform(*REEXTRACT_SINCE_S), 1)
+    elif kind in ("leader_kill", "coordinator_kill"):
+        params["down_s"] = round(rng.uniform(*BROKER_DOWN_S), 2)
+    elif kind in ("leader_stop", "coordinator_stop"):
+        params["hold_s"] = round(rng.uniform(*BROKER_HOLD_S), 2)
     return params
 
 

@@ -11,6 +11,7 @@ import os
 import shutil
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,6 +81,10 @@ class ChaosRun:
         self.findings = Findings()
         self.published = 0
         self.published_at = 0.0  # monotonic time the last record was acknowledged
+        # (key, value) of every record published, and whether the broker acknowledged them all
+        # (acks=all): each must then be in the log exactly as often (check_log).
+        self.sent: Counter[tuple[bytes | None, bytes]] = Counter()
+        self.acknowledged = False
         self.sampler: Sampler | None = None
         self._stopped = False
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -90,10 +95,11 @@ class ChaosRun:
         self.cluster = self.new_cluster(seed)
         self.clusters = [self.cluster]
         # The publisher is an outside producer following the key contract; quiet like the rest.
-        self._publisher = Publisher(
-            {"bootstrap.servers": stack.bootstrap, "logger": QUIET_KAFKA},  # type: ignore[dict-item]
-            self.names.topic,
-        )
+        properties = {"bootstrap.servers": stack.bootstrap, "logger": QUIET_KAFKA}
+        refresh = settings.extra_env.get("CARDWRIGHT_KAFKA_TOPIC_METADATA_REFRESH_INTERVAL_MS")
+        if refresh:  # as the members: finds added partitions within seconds
+            properties["topic.metadata.refresh.interval.ms"] = refresh
+        self._publisher = Publisher(properties, self.names.topic)  # type: ignore[arg-type]
 
     def worker_env(self, **extra: str) -> dict[str, str]:
         s = self.settings
@@ -143,8 +149,10 @@ class ChaosRun:
             if delay > 0:
                 time.sleep(delay)
             self._publisher.publish_raw(record.key, record.value)
+            self.sent[(record.key, record.value)] += 1
             self.published += 1
-        self._publisher.flush(FLUSH_TIMEOUT_S)
+        self._publisher.flush(FLUSH_TIMEOUT_S)  # raises unless every record was acknowledged
+        self.acknowledged = True
         self.published_at = time.monotonic()
 
     def publish_in_background(self, records: list[Record], t0: float) -> threading.Thread:
@@ -217,7 +225,25 @@ class ChaosRun:
     def check(self) -> tuple[Verdict, Evidence]:
         evidence = self.evidence()
         check_member_logs(self.out_dir / "logs", self.findings)
+        self.check_log(evidence)
         return check(evidence, self.findings), evidence
+
+    def check_log(self, evidence: Evidence) -> None:
+        """Every acknowledged record is in the log, and no more often than it was sent: broker
+        faults lose nothing acknowledged (acks=all, min.insync.replicas) and producer retries
+        duplicate nothing (idempotence)."""
+        if not self.acknowledged:
+            self.findings.add(
+                "harness_error", problem="the publisher's records were not all acknowledged"
+            )
+            return
+        logged = Counter((r.key, r.value) for r in evidence.records)
+        for (key, value), sent in self.sent.items():
+            found = logged.get((key, value), 0)
+            if found < sent:
+                self.findings.add("acknowledged_missing", key=key, sent=sent, logged=found)
+            elif found > sent:
+                self.findings.add("log_duplicate", key=key, sent=sent, logged=found)
 
     def close(self, keep_history: bool) -> None:
         self.stack.drop(self.names)

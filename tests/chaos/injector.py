@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tests.chaos.brokers import BrokerFaults
 from tests.chaos.cluster import Cluster, WorkerProc
-from tests.chaos.faults import Fault
+from tests.chaos.faults import CLUSTER_KINDS, GROWTH_KINDS, Fault
 from tests.chaos.history import read_jsonl
 from tests.chaos.stack import ChaosStack
 
@@ -79,6 +80,10 @@ class Injector:
         self.records: list[FaultRecord] = []
         self.errors: list[str] = []
         self.on_fault: Callable[[FaultRecord], None] | None = None
+        # Set for a cluster run (tests.chaos.brokers) and for add_partitions.
+        self.brokers: BrokerFaults | None = None
+        self.topic = ""
+        self.partitions = 0
         self._thread: threading.Thread | None = None
 
     def start(self, faults: list[Fault], t0: float) -> None:
@@ -126,6 +131,8 @@ class Injector:
             return self._failpoint(kind.split(":", 1)[1], int(params["nth"]))
         if kind in SERVICE_KINDS:
             return self._service(kind, params)
+        if kind in CLUSTER_KINDS or kind in GROWTH_KINDS:
+            return self._topology_fault(kind, params)
         if kind == "scale_up":
             return {"worker": self.cluster.spawn().name}
         if kind == "zombie_in_replace":
@@ -221,6 +228,27 @@ class Injector:
             timeout=COMMAND_TIMEOUT_S,
             check=False,
         )
+
+    def _topology_fault(self, kind: str, params: dict[str, Any]) -> dict[str, Any]:
+        if kind == "add_partitions":
+            return self.stack.add_partitions(self.topic, 2 * self.partitions)
+        if self.brokers is None:
+            return {"skipped": "one broker: run with --brokers 3"}
+        b = self.brokers
+        if kind == "rolling_restart":
+            return b.rolling_restart()
+        if kind == "controller_change":
+            return b.controller_change()
+        if kind.startswith("leader_"):
+            partition, node = b.leader_of(float(params["pick"]))
+            where: dict[str, Any] = {"partition": partition}
+        else:
+            node, where = b.coordinator(), {"coordinator": True}
+        if node < 0:
+            return {"skipped": "no leader", **where}
+        if kind.endswith("_kill"):
+            return where | b.kill(node, float(params["down_s"]))
+        return where | b.freeze(node, float(params["hold_s"]))
 
     def _failpoint(self, name: str, nth: int) -> dict[str, Any]:
         """Arm a new worker; if it leaves without reaching the point (no traffic came its way

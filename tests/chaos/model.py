@@ -8,6 +8,13 @@ event_id) wins, every field of it, and a delete leaves a tombstone. Along the wa
 sequence of input states is kept (a state per accepted event, consecutive repeats folded),
 because the pipeline can only ever show cards of one of them, and never go back in that sequence.
 
+A topic whose events are in two partitions (the events topic grew mid-run, the add_partitions
+fault) is "split": its older events on one partition, its newer on another, processed in any
+interleaving. Partitions are walked in order with one set of claims, which is log order for
+such a topic (a partition added later has a higher number and only newer events); the states it
+can show are every mix of a prefix of each partition's events (``lattice_states``), and it has
+no single sequence to never go back in, so order checks leave it out.
+
 Nothing here comes from the product: the parser, the source hash and the card ids are
 ``contract``'s, the expected cards the oracle's (``expected``). Pure.
 """
@@ -51,6 +58,15 @@ class TopicModel:
     inputs: dict[str, tuple[Live, ...]] = field(default_factory=dict)  # hash -> input
     anchors: dict[int, int] = field(default_factory=dict)  # offset -> offset of its state
     last_change: int = -1
+    # Per partition, the accepted events in offset order (a split topic has two partitions).
+    applied: dict[int, list[Event]] = field(default_factory=dict)
+    # (partition, offset) -> (partition, offset) of its state: anchors across partitions.
+    anchors_at: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)
+    last_change_at: tuple[int, int] = (-1, -1)
+
+    @property
+    def split(self) -> bool:
+        return len(self.applied) > 1
 
     @property
     def final_hash(self) -> str:
@@ -80,10 +96,21 @@ def build_model(records: list[LogRecord], extractor_id: str) -> Model:
     for record in records:
         by_partition[record.partition].append(record)
     named_in: dict[MessageKey, set[int]] = defaultdict(set)
+    named_topics: dict[MessageKey, set[str]] = defaultdict(set)
+    walk = _Walk()
     for partition in sorted(by_partition):
-        _walk(model, sorted(by_partition[partition], key=lambda r: r.offset), named_in)
+        _walk(model, sorted(by_partition[partition], key=lambda r: r.offset), named_in, walk)
+    walk.finish(model)
+    for record in records:
+        event, _ = classify(record)
+        if event is not None:
+            named_topics[(event.user_id, event.message_id)].add(event.topic_id)
+    for topic in model.topics.values():
+        if topic.split:
+            lattice_states(model, topic)
     for (user, message), partitions in named_in.items():
-        if len(partitions) > 1:
+        # In two partitions under one topic id: a topic split by the growth, not ambiguous.
+        if len(partitions) > 1 and len(named_topics[(user, message)]) > 1:
             model.ambiguities.append(
                 f"message {message!r} of {user!r} is named in partitions {sorted(partitions)}: "
                 "which topic claims it first depends on processing order"
@@ -91,11 +118,38 @@ def build_model(records: list[LogRecord], extractor_id: str) -> Model:
     return model
 
 
-def _walk(model: Model, records: list[LogRecord], named_in: dict[MessageKey, set[int]]) -> None:
-    conversation_of: dict[TopicKey, str] = {}
-    topic_of: dict[MessageKey, str] = {}
-    live: dict[TopicKey, dict[str, Event]] = defaultdict(dict)
-    moved: list[tuple[int, int]] = []
+@dataclass(slots=True)
+class _Walk:
+    """The claims and live messages, kept across partitions (see the module docstring)."""
+
+    conversation_of: dict[TopicKey, str] = field(default_factory=dict)
+    topic_of: dict[MessageKey, str] = field(default_factory=dict)
+    live: dict[TopicKey, dict[str, Event]] = field(default_factory=lambda: defaultdict(dict))
+    moved: list[tuple[int, int]] = field(default_factory=list)
+
+    def finish(self, model: Model) -> None:
+        # A writer that is behind (a zombie, a new owner, another group) judges a record
+        # against claims that records after it, stored by a writer ahead, have made already: a
+        # moved message whose topic a later record claims for another conversation may be
+        # dead-lettered as a topic conflict instead. Both are true of the record; the product
+        # checks the topic first.
+        for where in self.moved:
+            verdict = model.verdicts[where]
+            assert verdict.event is not None
+            final = self.conversation_of.get((verdict.event.user_id, verdict.event.topic_id))
+            if final is not None and final != verdict.event.conversation_id:
+                model.verdicts[where] = replace(verdict, reasons=verdict.reasons | {TOPIC_CONFLICT})
+
+
+def _walk(
+    model: Model, records: list[LogRecord], named_in: dict[MessageKey, set[int]], walk: _Walk
+) -> None:
+    conversation_of, topic_of, live, moved = (
+        walk.conversation_of,
+        walk.topic_of,
+        walk.live,
+        walk.moved,
+    )
     for record in records:
         event, reasons = classify(record)
         if event is not None:
@@ -122,22 +176,18 @@ def _walk(model: Model, records: list[LogRecord], named_in: dict[MessageKey, set
             topic = model.topics[topic_key] = TopicModel(
                 topic_key, event.conversation_id, record.partition
             )
-        _apply(model, topic, live[topic_key], event, record.offset)
-    # A writer that is behind (a zombie, a new owner, another group) judges a record against
-    # claims that records after it, stored by a writer ahead, have made already: a moved message
-    # whose topic a later record claims for another conversation may be dead-lettered as a topic
-    # conflict instead. Both are true of the record; the product checks the topic first.
-    for where in moved:
-        verdict = model.verdicts[where]
-        assert verdict.event is not None
-        final = conversation_of.get((verdict.event.user_id, verdict.event.topic_id))
-        if final is not None and final != verdict.event.conversation_id:
-            model.verdicts[where] = replace(verdict, reasons=verdict.reasons | {TOPIC_CONFLICT})
+        _apply(model, topic, live[topic_key], event, record.offset, record.partition)
 
 
 def _apply(
-    model: Model, topic: TopicModel, latest: dict[str, Event], event: Event, at: int
+    model: Model,
+    topic: TopicModel,
+    latest: dict[str, Event],
+    event: Event,
+    at: int,
+    partition: int = 0,
 ) -> None:
+    topic.applied.setdefault(partition, []).append(event)
     current = latest.get(event.message_id)
     if current is not None and event.precedence == current.precedence and event != current:
         model.ambiguities.append(
@@ -153,8 +203,30 @@ def _apply(
             topic.hashes.append(digest)
             topic.inputs.setdefault(digest, messages)
             topic.last_change = at
+            topic.last_change_at = (partition, at)
     # An event that changed nothing has the effect of the state an earlier event made.
     topic.anchors[at] = topic.last_change
+    topic.anchors_at[(partition, at)] = topic.last_change_at
+
+
+def lattice_states(model: Model, topic: TopicModel) -> None:
+    """Add to a split topic's inputs every state a mix of a prefix of each partition's
+    events makes: members process each partition in order, the partitions in any interleaving.
+    The final state (all of both) is the log-order one already there."""
+    sequences = [topic.applied[p] for p in sorted(topic.applied)]
+    if len(sequences) != 2:
+        model.ambiguities.append(f"topic {topic.key} is in {len(sequences)} partitions")
+        return
+    first, second = sequences
+    for i in range(len(first) + 1):
+        for j in range(len(second) + 1):
+            latest: dict[str, Event] = {}
+            for event in (*first[:i], *second[:j]):
+                current = latest.get(event.message_id)
+                if current is None or event.precedence > current.precedence:
+                    latest[event.message_id] = event
+            messages = live_messages(latest.values())
+            topic.inputs.setdefault(source_hash(model.extractor_id, messages), messages)
 
 
 def live_messages(events: Iterable[Event]) -> tuple[Live, ...]:

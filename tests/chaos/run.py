@@ -5,6 +5,8 @@
     python -m tests.chaos.run --seed 3 --groups 2         # two groups racing on one database
     python -m tests.chaos.run --scenario BUG [--planted BUG]   # a planted-bug scenario
     python -m tests.chaos.run --seed 1-2 --extractor hanging   # the oracle, misbehaving
+    python -m tests.chaos.run --seed 1-10 --brokers 3      # a 3-broker cluster, its faults too
+    python -m tests.chaos.run --seed 1 --group-protocol consumer   # KIP-848 members
 
 Starts its own Kafka and PostgreSQL (it restarts both), M ``cardwright consume`` processes in one
 group over K partitions, a concurrent reader, the seeded workload and the seeded fault schedule;
@@ -25,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from tests.chaos import report
-from tests.chaos.faults import KINDS, OPTIONAL_KINDS, estimated_end, schedule
+from tests.chaos.brokers import BrokerFaults
+from tests.chaos.faults import CLUSTER_KINDS, KINDS, OPTIONAL_KINDS, estimated_end, schedule
 from tests.chaos.harness import ChaosRun, Settings
 from tests.chaos.injector import FaultRecord, Injector
 from tests.chaos.misbehaving import SPECS as EXTRACTORS
@@ -41,6 +44,7 @@ LEAD_S = 3.0
 OTHER_GROUP_DEBOUNCE_MS = 150
 # Records keep coming this long after the last fault should be over.
 TAIL_S = 10.0
+METADATA_REFRESH_MS = "2000"
 
 
 @dataclass(slots=True)
@@ -55,6 +59,7 @@ class Plan:
     keep: bool = False
     groups: int = 1
     extractor: str = "oracle"  # or slow, hanging, flaky: tests/chaos/misbehaving.py
+    group_protocol: str = "classic"
 
 
 def say(message: str, started: float) -> None:
@@ -67,13 +72,18 @@ def run_seeded(stack: ChaosStack, plan: Plan) -> dict[str, Any]:
     faults = schedule(plan.seed, plan.minutes * 60, plan.kinds)
     # Every kind runs at least once, and all of them while records still stream in.
     duration = max(plan.minutes * 60, estimated_end(faults) + TAIL_S)
-    workload = Workload(WorkloadSpec(plan.seed, duration, plan.partitions))
+    grows = "add_partitions" in plan.kinds
+    workload = Workload(WorkloadSpec(plan.seed, duration, plan.partitions, grows=grows))
     records = workload.generate()
-    settings = Settings(
-        partitions=plan.partitions,
-        planted=plan.planted,
-        extra_env=extractor_env(plan.extractor, plan.out_dir),
-    )
+    extra_env = {
+        "CARDWRIGHT_GROUP_PROTOCOL": plan.group_protocol,
+        **extractor_env(plan.extractor, plan.out_dir),
+    }
+    if grows:
+        # Members and the publisher find new partitions at a metadata refresh (5 min by
+        # default): within seconds here, so topics really move while the run goes on.
+        extra_env["CARDWRIGHT_KAFKA_TOPIC_METADATA_REFRESH_INTERVAL_MS"] = METADATA_REFRESH_MS
+    settings = Settings(partitions=plan.partitions, planted=plan.planted, extra_env=extra_env)
     chaos = ChaosRun(stack, settings, plan.out_dir, f"s{plan.seed}", plan.seed)
     result: dict[str, Any] = {"ok": False}
     try:
@@ -91,6 +101,9 @@ def run_seeded(stack: ChaosStack, plan: Plan) -> dict[str, Any]:
         t0 = time.monotonic() + LEAD_S
         publisher = chaos.publish_in_background(records, t0)
         injector = Injector(chaos.clusters, stack, chaos.names.database)
+        injector.topic, injector.partitions = chaos.names.topic, plan.partitions
+        if stack.config.brokers > 1:
+            injector.brokers = BrokerFaults(stack, chaos.names.topic, chaos.names.group)
         injector.on_fault = lambda f: say(_describe(f), began)
         injector.start(faults, t0)
         publisher.join()
@@ -110,6 +123,8 @@ def run_seeded(stack: ChaosStack, plan: Plan) -> dict[str, Any]:
             "workers": plan.workers,
             "groups": plan.groups,
             "partitions": plan.partitions,
+            "brokers": stack.config.brokers,
+            "group_protocol": plan.group_protocol,
             "planted": plan.planted,
             "extractor": plan.extractor,
             "out_dir": str(plan.out_dir),
@@ -193,6 +208,18 @@ def main(argv: list[str] | None = None) -> int:
         default="oracle",
         help="the oracle as is, or slow, hanging or flaky (tests/chaos/misbehaving.py)",
     )
+    parser.add_argument(
+        "--brokers",
+        type=int,
+        default=1,
+        help="Kafka brokers (default 1); with 3, the cluster faults join the default kinds",
+    )
+    parser.add_argument(
+        "--group-protocol",
+        choices=["classic", "consumer"],
+        default="classic",
+        help="the members' CARDWRIGHT_GROUP_PROTOCOL (default classic)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the history even when OK")
     parser.add_argument("--json", action="store_true", help="print the JSON report(s)")
     parser.add_argument("--kafka-port", type=int, help="Kafka port (default: a free one)")
@@ -204,13 +231,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--seed {args.seed!r}: give a number, a range 1-20 or a list 3,5,9")
     if min(args.minutes, args.workers, args.partitions, args.groups) <= 0 or not seeds:
         parser.error("--minutes, --workers, --partitions, --groups and seeds must be positive")
-    kinds = tuple(k for k in (args.kinds or "").split(",") if k) or KINDS
+    default_kinds = (*KINDS, *CLUSTER_KINDS) if args.brokers > 1 else KINDS
+    kinds = tuple(k for k in (args.kinds or "").split(",") if k) or default_kinds
     unknown = set(kinds) - set(KINDS) - set(OPTIONAL_KINDS)
     if unknown:
         parser.error(f"unknown fault kinds {sorted(unknown)}")
     out = (args.out or Path(tempfile.mkdtemp(prefix=f"chaos-{args.seed}-"))).absolute()
     results = []
-    stack = ChaosStack(args.kafka_port, args.postgres_port)
+    stack = ChaosStack(args.kafka_port, args.postgres_port, brokers=args.brokers)
     try:
         stack.up()
         if args.scenario:
@@ -228,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.keep,
                 args.groups,
                 args.extractor,
+                args.group_protocol,
             )
             try:
                 results.append(run_seeded(stack, plan))

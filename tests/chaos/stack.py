@@ -20,13 +20,14 @@ from typing import Any
 
 import psycopg
 from confluent_kafka.admin import AdminClient
-from confluent_kafka.cimpl import NewTopic
+from confluent_kafka.cimpl import NewPartitions, NewTopic
 from psycopg import sql
 
+from cardwright.producers.replication import replication_for
 from cardwright.schema.errors import CardwrightError
 from cardwright.stack import native, native_kafka, native_postgres
-from cardwright.stack.config import StackConfig, default_cache_dir
-from cardwright.stack.procs import is_zombie, port_free, reap, wait_until
+from cardwright.stack.config import StackConfig, check_ports, default_cache_dir
+from cardwright.stack.procs import free_port_block, is_zombie, port_free, reap, wait_until
 from cardwright.storage.engine import make_engine
 from cardwright.storage.migrate import upgrade
 from tests.chaos.history import QUIET_KAFKA
@@ -76,18 +77,26 @@ class Names:
 
 
 class ChaosStack:
-    def __init__(self, kafka_port: int | None = None, postgres_port: int | None = None) -> None:
+    def __init__(
+        self, kafka_port: int | None = None, postgres_port: int | None = None, brokers: int = 1
+    ) -> None:
         state = Path(tempfile.mkdtemp(prefix=STATE_PREFIX, dir=STATE_ROOT))
         state.chmod(0o755)  # the postgres user must pass through it
         (state / "owner.pid").write_text(f"{os.getpid()}\n")
         ports = stable_ports(3)
+        if brokers > 1 and kafka_port is None:
+            # Broker i listens on base + 2(i-1) and its controller one above (stack.config).
+            kafka_port = free_port_block(2 * brokers)
+            ports[1] = kafka_port + 1
         self.config = StackConfig(
             state_dir=state,
             kafka_port=kafka_port or ports[0],
             controller_port=ports[1],
             postgres_port=postgres_port or ports[2],
             cache_dir=Path(os.environ.get("CARDWRIGHT_CACHE_DIR") or default_cache_dir(os.environ)),
+            brokers=brokers,
         )
+        check_ports(self.config)
 
     @property
     def bootstrap(self) -> str:
@@ -133,8 +142,18 @@ class ChaosStack:
             grant_member(conn, names.database, MEMBER_ROLE)
         admin = AdminClient({"bootstrap.servers": self.bootstrap, "logger": QUIET_KAFKA})  # type: ignore[dict-item]
         wanted = {names.topic: partitions, names.dlq: 1}
+        # As cardwright creates them (producers.replication): 3 replicas, 2 in sync on a cluster.
+        replication = replication_for(self.config.brokers)
         futures = admin.create_topics(
-            [NewTopic(t, num_partitions=n, replication_factor=1) for t, n in wanted.items()],
+            [
+                NewTopic(
+                    t,
+                    num_partitions=n,
+                    replication_factor=replication.factor,
+                    config={"min.insync.replicas": str(replication.min_insync)},
+                )
+                for t, n in wanted.items()
+            ],
             operation_timeout=TOPIC_TIMEOUT_S,
         )
         for future in futures.values():
@@ -200,6 +219,18 @@ class ChaosStack:
             "took_s": _since(started),
             "start_attempts": attempt,
         }
+
+    def add_partitions(self, topic: str, count: int) -> dict[str, Any]:
+        """Grow ``topic`` to ``count`` partitions, as an operator does with kafka-topics --alter
+        (docs/operations.md, "Adding partitions"); nothing else changes."""
+        started = time.monotonic()
+        admin = AdminClient({"bootstrap.servers": self.bootstrap, "logger": QUIET_KAFKA})  # type: ignore[dict-item]
+        before = len(admin.list_topics(topic, timeout=10).topics[topic].partitions)
+        if before >= count:
+            return {"skipped": f"{topic} has {before} partitions already"}
+        future = admin.create_partitions([NewPartitions(topic, count)])[topic]
+        future.result(timeout=TOPIC_TIMEOUT_S)
+        return {"from": before, "to": count, "took_s": _since(started)}
 
     def _ports_free(self) -> bool:
         return port_free(self.config.kafka_port) and port_free(self.config.controller_port)

@@ -18,6 +18,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 HARNESS = {
+    "brokers",  # Kafka cluster faults: the product's stack helpers
     "cluster",
     "conftest",
     "faults",

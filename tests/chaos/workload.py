@@ -114,6 +114,9 @@ class WorkloadSpec:
     partitions: int
     rate: tuple[float, float] = (15.0, 45.0)  # events per second within a burst
     users: int = 0  # 0: ten, and one more per 15 s beyond 150 s, so long runs keep new topics
+    # The run may double the partitions (add_partitions): a moved message then stays in one
+    # partition under both counts, so its claim is still decided by log order.
+    grows: bool = False
 
     @property
     def user_count(self) -> int:
@@ -280,9 +283,13 @@ class Workload:
         return f.poison(label.removeprefix("poison:"), m)
 
     def _moved(self, m: Message) -> tuple[bytes, bytes] | None:
-        k = self.spec.partitions
-        here = partition_for(m.topic_id.encode(), k)
-        targets = [t for t in TOPIC_IDS if t != m.topic_id and partition_for(t.encode(), k) == here]
+        counts = (self.spec.partitions, 2 * self.spec.partitions)[: 2 if self.spec.grows else 1]
+        here = [partition_for(m.topic_id.encode(), k) for k in counts]
+        targets = [
+            t
+            for t in TOPIC_IDS
+            if t != m.topic_id and [partition_for(t.encode(), k) for k in counts] == here
+        ]
         if not targets:
             return None
         target = self.rng.choice(targets)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient
 from sqlalchemy import Engine, select
 
 from cardwright.producers.publisher import Publisher
@@ -144,6 +145,23 @@ def committed_offsets(bootstrap: str, group: str, topic: str, partitions: int) -
     finally:
         consumer.close()
     return {tp.partition: tp.offset for tp in answer if tp.offset >= 0}
+
+
+# A killed member leaves its group after the session timeout: 10 s for cardwright's classic
+# members and for the consumer protocol on the stack's brokers, 45 s on a broker with Kafka's
+# default group.consumer.session.timeout.ms.
+GROUP_EMPTY_TIMEOUT_S = 90.0
+
+
+def wait_group_empty(bootstrap: str, group: str, timeout: float = GROUP_EMPTY_TIMEOUT_S) -> None:
+    """Until ``group`` has no members (a killed one's session has expired)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+
+    def empty() -> bool:
+        described = admin.describe_consumer_groups([group])[group].result(timeout=10)
+        return not described.members
+
+    assert wait_for(empty, timeout=timeout), f"group {group} still has members"
 
 
 @dataclass(frozen=True)

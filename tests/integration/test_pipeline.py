@@ -25,10 +25,15 @@ from tests.integration.support import (
     start_consumer,
     stop,
     wait_for,
+    wait_group_empty,
 )
 from tests.integration.workload import conversation_events, expected_cards, expected_hashes
 
 pytestmark = pytest.mark.slow
+
+# The consumer group protocols cardwright supports (CARDWRIGHT_GROUP_PROTOCOL): the rebalance
+# tests run under both.
+GROUP_PROTOCOLS = ["classic", "consumer"]
 
 
 def replay_to_earliest(p: Pipeline) -> None:
@@ -106,14 +111,17 @@ def test_replaying_with_a_new_extractor_version_rederives_with_one_new_run_per_t
     assert {c[2] for c in after.cards}.isdisjoint({c[2] for c in before.cards})
 
 
+@pytest.mark.parametrize("protocol", GROUP_PROTOCOLS)
 def test_two_members_of_one_group_and_a_second_group_end_like_one_consumer(
-    pipeline: Pipeline, database_url: str, kafka_bootstrap: str, tmp_path: Path
+    pipeline: Pipeline, database_url: str, kafka_bootstrap: str, tmp_path: Path, protocol: str
 ) -> None:
     """Same database: group A with two members, and group B, all at once; then compare."""
     events = conversation_events(seed=4, users=3)
     publish(pipeline.bootstrap, pipeline.topic, events)
-    env_a = pipeline.env()
-    env_b = pipeline.env(CARDWRIGHT_GROUP_ID=pipeline.group + "-b")
+    env_a = pipeline.env(CARDWRIGHT_GROUP_PROTOCOL=protocol)
+    env_b = pipeline.env(
+        CARDWRIGHT_GROUP_ID=pipeline.group + "-b", CARDWRIGHT_GROUP_PROTOCOL=protocol
+    )
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "cardwright", "consume", "--until-idle", "3"],
@@ -231,17 +239,22 @@ def test_readers_only_ever_see_the_complete_card_set_of_the_current_run(pipeline
     assert anomalies == []
 
 
+@pytest.mark.parametrize("protocol", GROUP_PROTOCOLS)
 def test_committed_offsets_wait_for_debouncing_topics_and_a_killed_consumer_loses_nothing(
-    pipeline: Pipeline,
+    pipeline: Pipeline, protocol: str
 ) -> None:
     settled = conversation_events(seed=5, users=1)
     publish(pipeline.bootstrap, pipeline.topic, settled)
-    consume_until_idle(pipeline.env())
+    consume_until_idle(pipeline.env(CARDWRIGHT_GROUP_PROTOCOL=protocol))
     settled_offsets = committed_offsets(pipeline.bootstrap, pipeline.group, pipeline.topic, 4)
 
     # A debounce far longer than the test: the new events are persisted but never extracted.
     proc = start_consumer(
-        pipeline.env(CARDWRIGHT_DEBOUNCE_MS="600000", CARDWRIGHT_MAX_DELAY_MS="600000")
+        pipeline.env(
+            CARDWRIGHT_DEBOUNCE_MS="600000",
+            CARDWRIGHT_MAX_DELAY_MS="600000",
+            CARDWRIGHT_GROUP_PROTOCOL=protocol,
+        )
     )
     fresh = [
         event(f"new-{i}", f"new-{i}-m", "Remember to ask Tom about the budget.", user="late-user")
@@ -263,7 +276,11 @@ def test_committed_offsets_wait_for_debouncing_topics_and_a_killed_consumer_lose
     )
     stop(proc, signal.SIGKILL)
 
-    consume_until_idle(pipeline.env())
+    # Under KIP-848 a new member is assigned at once, and the killed member's partitions only
+    # once its session expires; `--until-idle` would find nothing to do before then. Under the
+    # classic protocol the join itself waits for that.
+    wait_group_empty(pipeline.bootstrap, pipeline.group)
+    consume_until_idle(pipeline.env(CARDWRIGHT_GROUP_PROTOCOL=protocol))
     assert_matches_model(pipeline, settled + fresh)
 
 
