@@ -47,6 +47,9 @@ def ratios(results: dict[str, Any]) -> dict[str, float]:
     slow = results.get("slow_extractor", {}).get("ratio")
     if slow:
         found["slow_extractor/ideal"] = float(slow)
+    llm = results.get("llm_extractor", {}).get("ratio")
+    if llm:
+        found["llm/ideal"] = float(llm)
     ours = _rate(results, "throughput", "one", "events_per_s")
     if ours is None:
         return found
@@ -108,6 +111,7 @@ def targets(results: dict[str, Any], found: dict[str, float]) -> list[dict[str, 
         ("end-to-end / extraction floor", found.get("cardwright/extraction_floor"), 0.6, ">="),
         ("no-op replay / raw consume", found.get("noop_replay/raw_consume"), 0.25, ">="),
         ("slow extractor topics/s / ideal", found.get("slow_extractor/ideal"), 0.8, ">="),
+        ("llm extractor topics/s / ideal", found.get("llm/ideal"), 0.8, ">="),
         (
             "peak RSS through a database outage (MB)",
             _rate(results, "outage", "peak_rss_mb"),

@@ -22,6 +22,7 @@ from bench import (
     extractor_quality,
     floor,
     freshness,
+    llm_extractor,
     outage,
     peer,
     pipeline,
@@ -43,6 +44,7 @@ MEASUREMENTS = (
     "extractors",
     "outage",
     "slow_extractor",
+    "llm_extractor",
 )
 # One measurement that does not finish in this long is reported as failed; a full run of all
 # of them takes a few minutes on 2 cores.
@@ -218,6 +220,7 @@ def run(
     later: tuple[tuple[str, Callable[[], dict[str, Any]]], ...] = (
         ("outage", lambda: database_outage(stack, plan, seed)),
         ("slow_extractor", lambda: slow_extractor_rate(stack)),
+        ("llm_extractor", lambda: llm_extractor_rate(stack)),
     )
     for name, measure in later:
         if name in wanted:
@@ -242,6 +245,16 @@ def slow_extractor_rate(stack: Any) -> dict[str, Any]:
     say(
         f"slow extractor ({found['sleep_s']} s a topic, {found['concurrency']} slots): "
         f"{found['topics_per_s']} topics/s, {found['ratio']} x ideal"
+    )
+    return found
+
+
+def llm_extractor_rate(stack: Any) -> dict[str, Any]:
+    found = llm_extractor.measure(stack, MEASUREMENT_TIMEOUT_S)
+    say(
+        f"llm extractor ({found['latency_s']} s a call, {found['concurrency']} slots): "
+        f"{found['topics_per_s']} topics/s, {found['ratio']} x ideal; {found['calls']} calls, "
+        f"{found['prompt_tokens']} prompt + {found['completion_tokens']} completion tokens"
     )
     return found
 

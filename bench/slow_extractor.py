@@ -72,21 +72,33 @@ def _events(label: str, count: int) -> list[MessageEvent]:
 
 
 def measure(stack: Stack, timeout_s: float = 300.0) -> dict[str, Any]:
-    topic = fresh_topic(stack.bootstrap, "slow")
+    return measure_spec(stack, SPEC, SLEEP_S, "slow", timeout_s)
+
+
+def measure_spec(
+    stack: Stack, spec: str, per_topic_s: float, label: str, timeout_s: float = 300.0
+) -> dict[str, Any]:
+    """The topics/s of one member running extractor ``spec`` (``per_topic_s`` a topic) in
+    ``CONCURRENCY`` slots, over the ideal ``CONCURRENCY / per_topic_s``; with the calls and
+    tokens of all its topics, warm-up included (none for an extractor that is not metered)."""
+    topic = fresh_topic(stack.bootstrap, label)
     settings = load_settings(
         kafka_bootstrap_servers=stack.bootstrap,
-        database_url=fresh_database(stack.admin_database_url, "slow"),
+        database_url=fresh_database(stack.admin_database_url, label),
         events_topic=topic,
-        group_id=f"bench-slow-{uuid.uuid4().hex[:6]}",
+        group_id=f"bench-{label}-{uuid.uuid4().hex[:6]}",
         debounce_ms=DEBOUNCE_MS,
-        extractor=SPEC,
+        extractor=spec,
         extract_concurrency=CONCURRENCY,
     )
     runs: list[float] = []
+    usage: list[obs.ModelUsage] = []
 
     def observe(observation: obs.Observation) -> None:
         if isinstance(observation, obs.RunFinished) and observation.outcome == "new":
             runs.append(time.monotonic())
+        elif isinstance(observation, obs.ModelUsage):
+            usage.append(observation)
 
     worker = build_worker(settings, on_event=observe)
     member = threading.Thread(target=worker.run, name="bench-member", daemon=True)
@@ -96,7 +108,7 @@ def measure(stack: Stack, timeout_s: float = 300.0) -> dict[str, Any]:
     def wait_runs(count: int) -> None:
         while len(runs) < count:
             if time.monotonic() > deadline or not member.is_alive():
-                raise RuntimeError(f"slow extractor: {len(runs)} of {count} runs in time")
+                raise RuntimeError(f"{label} extractor: {len(runs)} of {count} runs in time")
             time.sleep(0.05)
 
     try:
@@ -108,17 +120,21 @@ def measure(stack: Stack, timeout_s: float = 300.0) -> dict[str, Any]:
         worker.stop()
         member.join(timeout_s)
     measured = runs[CONCURRENCY:]
-    seconds = measured[-1] - measured[0] + SLEEP_S
+    seconds = measured[-1] - measured[0] + per_topic_s
     rate = TOPICS / seconds
-    ideal = CONCURRENCY / SLEEP_S
+    ideal = CONCURRENCY / per_topic_s
     return {
         "topics": TOPICS,
-        "sleep_s": SLEEP_S,
+        "sleep_s": per_topic_s,
         "concurrency": CONCURRENCY,
         "seconds": round(seconds, 3),
         "topics_per_s": round(rate, 2),
         "ideal_topics_per_s": ideal,
         "ratio": round(rate / ideal, 3),
+        "metered_topics": CONCURRENCY + TOPICS if usage else 0,
+        "calls": sum(u.calls for u in usage),
+        "prompt_tokens": sum(u.prompt_tokens for u in usage),
+        "completion_tokens": sum(u.completion_tokens for u in usage),
     }
 
 

@@ -4,7 +4,11 @@ It listens on 127.0.0.1 (a free port unless told), answers ``POST /v1/chat/compl
 deterministically from the request, after an optional latency, and plays a script first: replies
 queued with ``then`` (a status and headers, a raw body, an answer's content, a hang) are served
 one per request before the default answer resumes. Every request is kept (``requests``), so
-tests can see what the extractor sent.
+tests can see what the extractor sent, and the most requests it answered at once is ``peak``.
+
+The latency is a number of seconds, or a function of the request: ``spread_latency(1, 2)`` gives
+each request its own latency between the two, the same for the same request every time, as a
+model's answers take longer for some topics than others.
 
 The default answer: for each message of the topic, one card, a ``question`` when its text has a
 question mark and an ``action_item`` otherwise, titled with the text's first 60 characters.
@@ -12,11 +16,13 @@ Usage is counted as a real server would report it: prompt tokens from the reques
 completion tokens from the answer's, a token per 4 bytes.
 
     python -m tests.llm_server --port 8089 --latency 1.0     # for README runs and the bench
+    python -m tests.llm_server --port 8089 --latency 1.0 --latency-max 2.0
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import threading
@@ -53,6 +59,19 @@ class Seen:
 
 
 Answerer = Callable[[dict[str, Any]], str]
+Latency = Callable[[dict[str, Any]], float]
+
+
+def spread_latency(low_s: float, high_s: float) -> Latency:
+    """A latency between ``low_s`` and ``high_s`` for each request, fixed by its content: the
+    same topic waits as long on every run, and the topics of a run spread evenly over the range."""
+
+    def latency(request: dict[str, Any]) -> float:
+        content = json.dumps(request.get("messages"), sort_keys=True).encode()
+        share = int.from_bytes(hashlib.sha256(content).digest()[:4], "big") / 0xFFFFFFFF
+        return low_s + (high_s - low_s) * share
+
+    return latency
 
 
 def one_card_per_message(request: dict[str, Any]) -> str:
@@ -76,7 +95,7 @@ def tokens(text: str) -> int:
 class LlmServer:
     def __init__(
         self,
-        latency_s: float = 0.0,
+        latency_s: float | Latency = 0.0,
         answer: Answerer = one_card_per_message,
         *,
         port: int = 0,
@@ -86,6 +105,8 @@ class LlmServer:
         self.answer = answer
         self.refuse_json_schema = refuse_json_schema
         self.requests: list[Seen] = []
+        self.peak = 0  # the most completion requests being answered at once
+        self._in_flight = 0
         self._script: deque[Reply] = deque()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -131,10 +152,21 @@ class LlmServer:
             reply = self._script.popleft() if self._script else None
         if not seen.path.split("?")[0].endswith("/chat/completions"):
             return 404, {}, b'{"error":{"message":"not found"}}'
+        with self._lock:
+            self._in_flight += 1
+            self.peak = max(self.peak, self._in_flight)
+        try:
+            return self._complete(seen, reply)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def _complete(self, seen: Seen, reply: Reply | None) -> tuple[int, dict[str, str], bytes]:
+        latency = self.latency_s(seen.body) if callable(self.latency_s) else self.latency_s
         if reply is not None and reply.hang_s:
             self._stopping.wait(reply.hang_s)
-        elif self.latency_s:
-            self._stopping.wait(self.latency_s)
+        elif latency:
+            self._stopping.wait(latency)
         request = seen.body
         response_format = request.get("response_format", {}).get("type")
         if self.refuse_json_schema and response_format == "json_schema":
@@ -204,9 +236,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=8089)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds per answer")
+    parser.add_argument(
+        "--latency-max",
+        type=float,
+        default=None,
+        help="each request waits between --latency and this, fixed by its content",
+    )
     args = parser.parse_args()
-    server = LlmServer(args.latency, port=args.port).start()
-    print(f"serving Chat Completions on {server.base_url} (latency {args.latency} s)", flush=True)
+    high = args.latency if args.latency_max is None else args.latency_max
+    latency: float | Latency = args.latency
+    if high != args.latency:
+        latency = spread_latency(args.latency, high)
+    server = LlmServer(latency, port=args.port).start()
+    shown = f"{args.latency}" + (f"-{high}" if high != args.latency else "")
+    print(f"serving Chat Completions on {server.base_url} (latency {shown} s)", flush=True)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:

@@ -8,6 +8,9 @@ version fixes the prompt, the answer schema, temperature 0 and the seed, see pro
 replay with the same model and prompt spends no token and a change of either re-derives every
 topic once. ``llm``, ``llm@1`` and ``llm@1:<model>`` are all specs of it; a model named in the
 spec wins over CARDWRIGHT_LLM_MODEL, so any stored extractor id loads the extractor that made it.
+With CARDWRIGHT_LLM_PROMPT_FILE, ``llm`` means that prompt, version ``custom-<digest>``; the spec
+``llm@custom-<digest>`` loads only while the file still has that digest, since the prompt is not
+ours to keep.
 
 One extraction is one request (plus the client's retries, client.py). The answer is read whole
 or not at all: JSON that does not parse, breaks the schema, is cut off at the token limit or cites
@@ -30,7 +33,9 @@ from cardwright.extractors.base import Metered
 from cardwright.extractors.llm.client import Answer, CallFailed, ChatClient, FormatRefused
 from cardwright.extractors.llm.prompt import (
     CURRENT_VERSION,
+    CUSTOM_PREFIX,
     answer_schema,
+    custom_prompt,
     estimate_prompt_tokens,
     estimate_tokens,
     system_prompt,
@@ -66,11 +71,10 @@ class LlmExtractor:
             deadline_s = deadline_s if deadline_s is not None else env_deadline
         self.settings = settings
         self.deadline_s = deadline_s if deadline_s is not None else 27.0
-        prompt_version, _, spec_model = (version or CURRENT_VERSION).partition(":")
-        self.prompt_version = prompt_version
-        self.system = system_prompt(prompt_version)  # a ConfigurationError for unknown versions
+        spec_version, _, spec_model = (version or "").partition(":")
+        self.prompt_version, self.system = _prompt(spec_version, settings)
         self.model = _checked_model(spec_model or settings.model)
-        self.extractor_id = f"{NAME}@{prompt_version}:{self.model}"
+        self.extractor_id = f"{NAME}@{self.prompt_version}:{self.model}"
         self._client = client or ChatClient(settings)
         self._format = "json_schema" if settings.response_format != "json_object" else "json_object"
         self._format_lock = threading.Lock()
@@ -81,7 +85,7 @@ class LlmExtractor:
     def estimate(self, snapshot: TopicSnapshot) -> TokenUsage:
         if not snapshot.messages:
             return TokenUsage(self.model)
-        prompt = estimate_prompt_tokens(self.prompt_version, snapshot)
+        prompt = estimate_prompt_tokens(self.system, snapshot)
         return TokenUsage(self.model, prompt, self.settings.max_completion_tokens, 1)
 
     def extract_metered(self, snapshot: TopicSnapshot) -> Metered:
@@ -109,7 +113,7 @@ class LlmExtractor:
             # A server that reports no usage is charged our estimate, so budgets still hold.
             answer.prompt_tokens
             if answer.prompt_tokens is not None
-            else estimate_prompt_tokens(self.prompt_version, snapshot),
+            else estimate_prompt_tokens(self.system, snapshot),
             answer.completion_tokens
             if answer.completion_tokens is not None
             else estimate_tokens(content),
@@ -155,7 +159,7 @@ class LlmExtractor:
         """The context policy: fail the topic, before any request, when its prompt (estimated
         on the safe side) and the longest answer would not fit the model's context window.
         Never truncate: cards from part of a topic would look complete and be wrong."""
-        prompt = estimate_prompt_tokens(self.prompt_version, snapshot)
+        prompt = estimate_prompt_tokens(self.system, snapshot)
         room = self.settings.context_tokens - self.settings.max_completion_tokens
         if prompt > room:
             raise self._failed(
@@ -230,6 +234,31 @@ class LlmExtractor:
     @staticmethod
     def _failed(snapshot: TopicSnapshot, cause: str, usage: TokenUsage) -> ExtractionFailed:
         return ExtractionFailed(snapshot.user_id, snapshot.topic_id, cause, usage=usage)
+
+
+def _prompt(version: str, settings: LlmSettings) -> tuple[str, str]:
+    """The prompt version and system prompt a spec's version (``""`` if none) names."""
+    if version.startswith(CUSTOM_PREFIX) or (not version and settings.prompt_file):
+        if settings.prompt_file is None:
+            raise ConfigurationError(
+                f"extractor llm@{version} uses a prompt file: set CARDWRIGHT_LLM_PROMPT_FILE to "
+                "the prompt it was made with"
+            )
+        found, system = custom_prompt(settings.prompt_file)
+        if version and version != found:
+            raise ConfigurationError(
+                f"extractor llm@{version} needs the prompt it was made with, but "
+                f"CARDWRIGHT_LLM_PROMPT_FILE ({str(settings.prompt_file)!r}) is now {found}: "
+                "the file changed (use llm alone for the file as it is)"
+            )
+        return found, system
+    if version and settings.prompt_file:
+        log.warning(
+            "CARDWRIGHT_LLM_PROMPT_FILE is not used: the extractor spec names prompt version %s",
+            version,
+        )
+    version = version or CURRENT_VERSION
+    return version, system_prompt(version)  # a ConfigurationError for unknown versions
 
 
 def _checked_model(model: str | None) -> str:

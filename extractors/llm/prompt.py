@@ -5,14 +5,21 @@ version: the prompt file ``prompts/v<N>.txt``, the answer schema, the way messag
 temperature 0 and the seed. So the extractor id ``llm@<N>:<model>`` names all of it, and a new
 version (a new file, never an edit of an old one; tests/unit/test_llm_prompt.py pins each
 version's digest) is what makes a replay re-derive cards (docs/llm.md, "Extractor ids").
+
+An operator's own prompt (CARDWRIGHT_LLM_PROMPT_FILE) is versioned by its content instead:
+``custom-<the first 8 hex digits of the SHA-256 of the prompt as sent>``, the schema in place. So
+an edit of the file, and only an edit (or a new answer schema), is a new extractor id: the next
+replay re-derives each topic once, and nobody has to remember to bump a number.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from functools import cache
 from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
 from cardwright.schema.cards import CardDraft, CardKind, TopicSnapshot
@@ -20,6 +27,11 @@ from cardwright.schema.errors import ConfigurationError
 from cardwright.schema.events import utc_text
 
 CURRENT_VERSION = "1"
+# The version of a prompt file: this prefix and the first hex digits of its digest. 32 bits keep
+# the id short (it shares 200 characters with the model name) and make two edits of one
+# operator's prompt colliding a one in four billion chance.
+CUSTOM_PREFIX = "custom-"
+CUSTOM_DIGEST_CHARS = 8
 _SCHEMA_MARK = "<<SCHEMA>>"
 # Bytes per token when estimating without the model's tokenizer: English runs near 4 bytes a
 # token, other scripts nearer 2 to 3; 3 over-counts English, which is the safe side both for
@@ -42,7 +54,29 @@ def system_prompt(version: str) -> str:
         raise ConfigurationError(
             f"no llm prompt version {version!r} (known: {', '.join(known_versions())})"
         )
-    text = resource.read_text(encoding="utf-8")
+    return _with_schema(resource.read_text(encoding="utf-8"))
+
+
+def custom_prompt(path: Path) -> tuple[str, str]:
+    """The version (``custom-<digest>``) and text of the prompt in ``path``, read now."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigurationError(
+            f"CARDWRIGHT_LLM_PROMPT_FILE: cannot read {str(path)!r}: {exc.strerror or exc}"
+        ) from None
+    except UnicodeDecodeError:
+        raise ConfigurationError(
+            f"CARDWRIGHT_LLM_PROMPT_FILE: {str(path)!r} is not UTF-8 text"
+        ) from None
+    if not text.strip():
+        raise ConfigurationError(f"CARDWRIGHT_LLM_PROMPT_FILE: {str(path)!r} is empty")
+    system = _with_schema(text)
+    digest = hashlib.sha256(system.encode("utf-8")).hexdigest()[:CUSTOM_DIGEST_CHARS]
+    return CUSTOM_PREFIX + digest, system
+
+
+def _with_schema(text: str) -> str:
     schema = json.dumps(answer_schema(), separators=(",", ":"), sort_keys=True)
     return text.replace(_SCHEMA_MARK, schema)
 
@@ -100,10 +134,11 @@ def estimate_tokens(text: str) -> int:
     return math.ceil(len(text.encode("utf-8")) / BYTES_PER_TOKEN)
 
 
-def estimate_prompt_tokens(version: str, snapshot: TopicSnapshot) -> int:
-    """An over-estimate of the prompt's tokens, made without the model's tokenizer."""
+def estimate_prompt_tokens(system: str, snapshot: TopicSnapshot) -> int:
+    """An over-estimate of the prompt's tokens (``system`` and the topic), made without the
+    model's tokenizer."""
     return (
-        estimate_tokens(system_prompt(version))
+        estimate_tokens(system)
         + estimate_tokens(user_content(snapshot))
         + MESSAGE_OVERHEAD_TOKENS * (len(snapshot.messages) + 2)
     )

@@ -8,9 +8,10 @@ request header; an invalid value is a ``ConfigurationError`` naming the variable
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cardwright.schema.errors import ConfigurationError
@@ -41,7 +42,8 @@ class LlmSettings(BaseSettings):
     request_timeout_s: float = Field(default=20.0, gt=0)
     # Retries of one extraction after a 429, a 5xx, a timeout or a lost connection.
     max_retries: int = Field(default=4, ge=0)
-    # Requests per second this extractor process sends at most (0: no limit).
+    # Requests per second this extractor process sends at most (0: no limit). A member runs one
+    # process per extraction slot (consumers/pool.py), so it sends up to slots times this.
     max_requests_per_s: float = Field(default=0.0, ge=0)
     # "auto": JSON Schema structured outputs, falling back to JSON mode (plus the same
     # validation) once a server refuses them; or either one forced.
@@ -51,6 +53,14 @@ class LlmSettings(BaseSettings):
     context_tokens: int = Field(default=8192, ge=256)
     max_completion_tokens: int = Field(default=1024, ge=16)
     seed: int = 0
+    # An operator's own system prompt instead of the packaged one (prompt.py): its digest is the
+    # prompt version in the extractor id, so editing it re-derives each topic once on replay.
+    prompt_file: Path | None = None
+
+    @field_validator("prompt_file", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: object) -> object:
+        return None if value == "" else value  # CARDWRIGHT_LLM_PROMPT_FILE= means no file
 
 
 class _ExtractTimeout(BaseSettings):

@@ -91,10 +91,12 @@ def test_ratios_and_targets_come_from_figures_of_the_same_run() -> None:
         "freshness": {"loads": [{"fraction": 0.5, "p99_ms": 1120.0, "debounce_ms": 1000}]},
         "outage": {"peak_rss_mb": 310.0},
         "slow_extractor": {"ratio": 0.9},
+        "llm_extractor": {"ratio": 0.7},
     }
     found = ratios(results)
     assert found == {
         "slow_extractor/ideal": 0.9,
+        "llm/ideal": 0.7,
         "cardwright/raw_limit": 0.25,
         "cardwright/raw_consume": 0.1,
         "cardwright/naive": 25.0,
@@ -114,6 +116,7 @@ def test_ratios_and_targets_come_from_figures_of_the_same_run() -> None:
     assert verdicts["no-op replay / raw consume >= 0.25"] is True
     assert verdicts["peak RSS through a database outage (MB) <= 300"] is False
     assert verdicts["slow extractor topics/s / ideal >= 0.8"] is True
+    assert verdicts["llm extractor topics/s / ideal >= 0.8"] is False
 
 
 def test_the_serial_limit_is_slower_than_either_step() -> None:

@@ -7,18 +7,23 @@ fallback to JSON mode, and the context-length policy. Sleeps are recorded, not s
 from __future__ import annotations
 
 import email.utils
+import hashlib
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from cardwright.extractors.base import Metered, MeteredExtractor, load_extractor
 from cardwright.extractors.isolation import IsolatedRunner
 from cardwright.extractors.llm import LlmExtractor
 from cardwright.extractors.llm.client import ChatClient
+from cardwright.extractors.llm.prompt import custom_prompt, system_prompt
 from cardwright.extractors.llm.settings import LlmSettings
 from cardwright.schema.cards import CardKind, LiveMessage, TopicSnapshot
 from cardwright.schema.errors import ConfigurationError, ExtractionFailed
@@ -351,6 +356,86 @@ def test_the_extractor_answers_before_the_members_timeout(server: LlmServer) -> 
         extractor(server, deadline_s=1.0, request_timeout_s=0.4).extract(snapshot("hi"))
     assert "deadline" in caught.value.cause
     assert caught.value.usage is not None and 1 <= caught.value.usage.calls <= 3
+
+
+# --- an operator's prompt file ------------------------------------------------------------------
+
+
+def test_a_prompt_file_is_sent_with_the_schema_and_versioned_by_its_digest(
+    server: LlmServer, tmp_path: Path
+) -> None:
+    prompt = tmp_path / "prompt.txt"
+    prompt.write_text("Cards, please, as JSON:\n<<SCHEMA>>\n", encoding="utf-8")
+    llm = extractor(server, prompt_file=prompt)
+    llm.extract(snapshot("Book the flight"))
+    [seen] = server.completion_requests
+    system = seen.body["messages"][0]["content"]
+    assert system.startswith("Cards, please, as JSON:\n{") and "<<SCHEMA>>" not in system
+    digest = hashlib.sha256(system.encode()).hexdigest()[:8]
+    assert llm.extractor_id == f"llm@custom-{digest}:test-model"
+
+    prompt.write_text("Cards, please, as JSON (edited):\n<<SCHEMA>>\n", encoding="utf-8")
+    edited = extractor(server, prompt_file=prompt)
+    assert edited.prompt_version.startswith("custom-")
+    assert edited.extractor_id not in (llm.extractor_id, "llm@1:test-model")
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.text(min_size=1).filter(str.strip), st.text(min_size=1).filter(str.strip))
+def test_a_prompt_files_version_is_a_function_of_its_content(first: str, second: str) -> None:
+    """The same prompt is always the same id (a replay spends nothing); another prompt is
+    another id (a replay re-derives)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as directory:
+        a, b, again = (Path(directory) / name for name in ("a", "b", "again"))
+        for path, text in ((a, first), (b, second), (again, first)):
+            path.write_text(text, encoding="utf-8")
+        assert custom_prompt(a) == custom_prompt(again)
+        assert (custom_prompt(a)[0] == custom_prompt(b)[0]) == (first == second)
+
+
+def test_a_custom_id_loads_only_with_the_prompt_that_made_it(
+    entry_point: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prompt = tmp_path / "prompt.txt"
+    prompt.write_text("Mine.\n<<SCHEMA>>", encoding="utf-8")
+    monkeypatch.setenv("CARDWRIGHT_LLM_MODEL", "m")
+    monkeypatch.setenv("CARDWRIGHT_LLM_PROMPT_FILE", str(prompt))
+    loaded = load_extractor("llm")
+    MADE.append(cast(LlmExtractor, loaded))
+    made_id = loaded.extractor_id
+    assert made_id.startswith("llm@custom-") and made_id.endswith(":m")
+    again = load_extractor(made_id)  # the stored id is a spec while the file is unchanged
+    MADE.append(cast(LlmExtractor, again))
+    assert again.extractor_id == made_id
+    packaged = load_extractor("llm@1")  # a spec naming a packaged version ignores the file
+    MADE.append(cast(LlmExtractor, packaged))
+    assert packaged.extractor_id == "llm@1:m"
+    assert cast(LlmExtractor, packaged).system == system_prompt("1")
+
+    prompt.write_text("Mine, edited.\n<<SCHEMA>>", encoding="utf-8")
+    with pytest.raises(ConfigurationError, match="the file changed"):
+        load_extractor(made_id)
+    monkeypatch.delenv("CARDWRIGHT_LLM_PROMPT_FILE")
+    with pytest.raises(ConfigurationError, match="set CARDWRIGHT_LLM_PROMPT_FILE"):
+        load_extractor(made_id)
+
+
+def test_an_unreadable_or_empty_prompt_file_is_a_configuration_error(
+    server: LlmServer, tmp_path: Path
+) -> None:
+    empty = tmp_path / "empty.txt"
+    empty.write_text("  \n", encoding="utf-8")
+    binary = tmp_path / "binary.txt"
+    binary.write_bytes(b"\xff\xfe\x00")
+    for path, why in [
+        (tmp_path / "missing.txt", "cannot read"),
+        (empty, "empty"),
+        (binary, "UTF-8"),
+    ]:
+        with pytest.raises(ConfigurationError, match=f"CARDWRIGHT_LLM_PROMPT_FILE: .*{why}"):
+            extractor(server, prompt_file=path)
 
 
 # --- in the member's child process -------------------------------------------------------------
