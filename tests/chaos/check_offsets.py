@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from tests.chaos.anomalies import Findings
@@ -30,6 +32,8 @@ from tests.chaos.model import Model
 # already current (noop), newer cards in place (stale), or the failure recorded after the last
 # attempt (the design moves on and keeps the previous cards).
 COVERING = frozenset({"new", "reused", "noop", "stale", "failed"})
+# The consumer_instance of the runs `cardwright reextract` stores (cardwright/commands/reextract).
+OPERATOR_PREFIX = "reextract-"
 # Kafka timestamps are whole milliseconds; audit times are floats.
 SLACK_S = 0.002
 
@@ -40,7 +44,10 @@ def check_offsets(
     dead: list[DeadRecord],
     topic: str,
     findings: Findings,
+    operator_runs: Sequence[dict[str, Any]] = (),
 ) -> dict[str, int]:
+    """``operator_runs``: extract_runs rows stored by ``cardwright reextract`` (not a member, so
+    not in the audit log); a member that finds their cards current rightly derives nothing."""
     applied: dict[tuple[str, int, int], float] = {}  # (group, partition, offset) -> first time
     runs: dict[tuple[str, str], list[float]] = defaultdict(list)
     commits: list[tuple[float, str, str, int, int]] = []
@@ -55,16 +62,11 @@ def check_offsets(
         elif event == "commit" and line.get("topic") == topic:
             for partition, offset in line["offsets"].items():
                 commits.append((line["t"], group, line["instance"], int(partition), int(offset)))
+    for key, at in _operator_run_times(operator_runs):
+        runs[key].append(at)
     for times in runs.values():
         times.sort()
-    group_of = {str(line["instance"]): line.get("cluster", "") for line in audit}
-    dead_at: dict[tuple[str, int, int], float] = {}  # (group, partition, offset) -> first copy
-    for record in dead:
-        source = record.source()
-        group = group_of.get(record.headers.get("cardwright.consumer", ""))
-        if source is not None and group is not None:
-            where = (group, *source)
-            dead_at[where] = min(dead_at.get(where, float("inf")), record.timestamp_ms / 1000)
+    dead_at = _first_dead_copies(audit, dead)
 
     verified: dict[tuple[str, int], int] = defaultdict(int)
     checked: dict[str, int] = defaultdict(int)
@@ -90,6 +92,32 @@ def check_offsets(
         verified[(group, partition)] = max(verified[(group, partition)], offset)
     # A converged run has every record checked once per group: report the least covered group.
     return {"commits": len(commits), "records_checked": min(checked.values(), default=0)}
+
+
+def _first_dead_copies(
+    audit: list[dict[str, Any]], dead: list[DeadRecord]
+) -> dict[tuple[str, int, int], float]:
+    """(group, partition, offset) -> when that group's first DLQ copy of the record was written."""
+    group_of = {str(line["instance"]): line.get("cluster", "") for line in audit}
+    dead_at: dict[tuple[str, int, int], float] = {}
+    for record in dead:
+        source = record.source()
+        group = group_of.get(record.headers.get("cardwright.consumer", ""))
+        if source is not None and group is not None:
+            where = (group, *source)
+            dead_at[where] = min(dead_at.get(where, float("inf")), record.timestamp_ms / 1000)
+    return dead_at
+
+
+def _operator_run_times(rows: Sequence[dict[str, Any]]) -> list[tuple[tuple[str, str], float]]:
+    found = []
+    for row in rows:
+        if str(row.get("consumer_instance", "")).startswith(OPERATOR_PREFIX):
+            created = row["created_at"]
+            if isinstance(created, str):
+                created = datetime.fromisoformat(created)
+            found.append(((row["user_id"], row["topic_id"]), created.timestamp()))
+    return found
 
 
 def _problem(

@@ -53,7 +53,9 @@ def check(evidence: Evidence, findings: Findings | None = None) -> Verdict:
     check_runs(model, evidence.db, expect, findings)
     check_dlq(model, evidence.dead, evidence.topic, findings, evidence.audit)
     sampled = check_samples(evidence.samples, model, expect, findings)
-    offsets = check_offsets(evidence.audit, model, evidence.dead, evidence.topic, findings)
+    offsets = check_offsets(
+        evidence.audit, model, evidence.dead, evidence.topic, findings, evidence.db.runs
+    )
     if (
         offsets["records_checked"] < len(evidence.records)
         and "no_convergence" not in findings.counts

@@ -134,7 +134,8 @@ class Cluster:
         _signal(worker, signal.SIGKILL)
 
     def terminate(self, worker: WorkerProc, respawn: bool = False) -> None:
-        worker.harness = "term"
+        if worker.harness != "kill":  # a SIGKILL already on its way stays the cause of its exit
+            worker.harness = "term"
         worker.slot = worker.slot and respawn
         _signal(worker, signal.SIGTERM)
 
