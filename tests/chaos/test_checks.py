@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from tests.chaos.anomalies import Findings
@@ -124,6 +125,26 @@ def test_a_commit_after_the_topics_run_is_safe_and_one_before_it_is_not() -> Non
     late = audit_line(3.0, "commit", topic=TOPIC, offsets={"0": 1})
     assert offsets_findings([applied, run, late], log) == {}
     assert offsets_findings([applied, early, run], log) == {"offset_passed_watermark": 1}
+
+
+def test_a_run_stored_by_the_operators_reextract_covers_a_members_later_commit() -> None:
+    log = Log()
+    m = log.message()
+    log.write(m, "We decided to use PostgreSQL.")  # produced at t=1
+    applied = audit_line(1.5, "batch", applied=[[TOPIC, 0, 0, "u", "t", "m1", 0]])
+    commit = audit_line(3.0, "commit", topic=TOPIC, offsets={"0": 1})
+    by_reextract = {
+        "user_id": "u",
+        "topic_id": "t",
+        "consumer_instance": "reextract-host-1",
+        "created_at": datetime.fromtimestamp(2.5, UTC),
+    }
+    by_member = by_reextract | {"consumer_instance": "host-2"}  # its run would be audited
+    model = build_model(log.records, ORACLE)
+    for rows, expected in (([by_reextract], {}), ([by_member], {"offset_passed_watermark": 1})):
+        findings = Findings()
+        check_offsets([applied, commit], model, [], TOPIC, findings, rows)
+        assert findings.by_kind() == expected
 
 
 def test_a_poison_record_must_be_in_the_dlq_before_its_offset_is_committed() -> None:
