@@ -7,8 +7,9 @@ commands. Everything but the extractor itself runs on the poll thread; no step w
 extraction (docs/design.md, "Inside a member"):
 
     consume -> RecordsPolled -> Persist (parse, persist in one transaction, DLQ: ingest.py)
-      -> the extractions finished since the last turn: validate, replace (a transaction each),
-         ExtractionFinished / ExtractionFailed / ExtractionTimedOut to the core
+      -> the extractions finished since the last turn: validate each, replace them together
+         (one transaction per STORE_BATCH topics), ExtractionFinished / ExtractionFailed /
+         ExtractionTimedOut / ExtractionContended to the core
       -> Tick -> Extract each due topic: read its snapshot and source hash; a no-op is answered
          at once, anything else goes to the extraction pool (consumers/pool.py); RecordFailure
       -> CommitPoint -> CommitOffsets (the per-partition safe offsets)
@@ -22,8 +23,8 @@ the shell keeps polling, so the group does not expel it for blowing max.poll.int
 probe tells when it is back. When PostgreSQL answers but refuses cardwright as configured
 (read-only, unmigrated, permission revoked: ``DatabaseMisconfigured``), the same, and the held
 work itself is the probe, retried with backoff; the member says once what to fix and is not
-ready meanwhile (docs/design.md, "Failures: four classes"). Contention on a topic's replace is
-retried for that topic alone.
+ready meanwhile (docs/design.md, "Failures: four classes"). Contention on a replace transaction is
+retried for the topics stored in it alone; no partition is paused.
 
 Observers (metrics, health, the audit log) get typed observations (consumers/observations.py):
 a turn, a batch persisted, a run finished, a commit, an assignment, the database's state.
@@ -54,7 +55,7 @@ from cardwright.consumers.budget import OverBudget
 from cardwright.consumers.clock import Clock, SystemClock
 from cardwright.consumers.core import CoreConfig, MemberCore
 from cardwright.consumers.dlq import DeadLetters
-from cardwright.consumers.extraction import TopicExtraction, TopicOutcome
+from cardwright.consumers.extraction import StoredTopic, TopicExtraction, TopicOutcome
 from cardwright.consumers.ingest import BatchIngest, Ingested
 from cardwright.consumers.pool import Done, Job
 from cardwright.schema.errors import (
@@ -417,18 +418,22 @@ class Worker:
     def _conclude(self, finished: list[Done]) -> None:
         """Store the extractions finished since the last turn and tell the core how each went.
 
-        They are handled together, one replace transaction each for now; this is the place where
-        one transaction can store them all (docs/design.md, "Inside a member": group commit).
-        An outage met on one answers the rest "aborted", as ``_feed`` does within one event."""
+        They are stored together (``store_many``): one transaction for up to ``STORE_BATCH``
+        topics, each fenced on its own (docs/design.md, "Inside a member": group commit). Each
+        topic's answer is the one ``store`` alone would give: a refused topic fails alone, a
+        transaction's contention is each of its topics', and an outage met answers the topics
+        left "aborted", as ``_feed`` does within one event."""
+        if not finished:
+            return
         self._outage_now = None
         results = []
-        for done in finished:
-            if self._outage_now is not None:
+        for done, stored in zip(finished, self.extraction.store_many(finished), strict=True):
+            if self._outage_now is not None and not isinstance(stored, ExtractionFailed):
                 results.append(
                     ev.ExtractionAborted(self.clock.time(), done.job.key, self._outage_now)
                 )
                 continue
-            result = self._topic_step(done.job.key, partial(self.extraction.store, done))
+            result = self._topic_step(done.job.key, partial(_given, stored))
             assert not isinstance(result, Job)
             results.append(result)
         for result in results:
@@ -679,6 +684,13 @@ class Worker:
             if position < high:
                 return False
         return True
+
+
+def _given(stored: StoredTopic) -> TopicOutcome:
+    """What ``store_many`` came to for one topic, as ``store`` would give it: returned or raised."""
+    if isinstance(stored, TopicOutcome):
+        return stored
+    raise stored
 
 
 def _partition_of(record: Message) -> Partition:
