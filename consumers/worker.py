@@ -144,8 +144,9 @@ class Worker:
                 max_delay_s=config.max_delay_s,
                 batch_size=config.batch_size,
                 extract_attempts=config.extract_attempts,
-                # The pool's slots: the core never asks for more, nor for two of one topic.
-                max_in_flight=extraction.pool.slots,
+                # The pool's slots and queue: the core never asks for more, nor for two of
+                # one topic.
+                max_in_flight=extraction.pool.capacity,
                 max_pending=MAX_PENDING_TOPICS,
                 max_held=MAX_HELD_BATCHES * config.batch_size,
             )
