@@ -67,7 +67,7 @@ class TopicOutcome:
 # What ``store_many`` came to for one topic: its outcome, or the error ``store`` would have
 # raised for it (the topic's ExtractionFailed, or its transaction's contention, outage or
 # configuration error).
-StoredTopic = TopicOutcome | ExtractionFailed | RetryableError | DatabaseMisconfigured
+TopicStored = TopicOutcome | ExtractionFailed | RetryableError | DatabaseMisconfigured
 
 # At most this many topics are replaced in one transaction: it bounds the rows one transaction
 # locks (and so what another member's batch may wait on) and what one contention or outage
@@ -159,7 +159,7 @@ class TopicExtraction:
         replace_s = time.perf_counter() - started
         return TopicOutcome(outcome, snapshot, done.extract_s, replace_s, usage)
 
-    def store_many(self, dones: Sequence[Done]) -> list[StoredTopic]:
+    def store_many(self, dones: Sequence[Done]) -> list[TopicStored]:
         """``store`` for many extractions (of distinct topics), in order, each one's drafts
         validated on its own and the valid ones replaced together, ``STORE_BATCH`` at most in
         one transaction; what each came to is what ``store`` would return or raise for it.
@@ -170,7 +170,7 @@ class TopicExtraction:
         get the same error. A topic's ``replace_s`` is its transaction's time divided by the
         topics stored in it (its share; the transaction is not timed per topic).
         """
-        stored: list[StoredTopic | None] = [None] * len(dones)
+        stored: list[TopicStored | None] = [None] * len(dones)
         valid: list[tuple[int, ExtractResult]] = []
         for index, done in enumerate(dones):
             try:

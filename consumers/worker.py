@@ -55,7 +55,7 @@ from cardwright.consumers.budget import OverBudget
 from cardwright.consumers.clock import Clock, SystemClock
 from cardwright.consumers.core import CoreConfig, MemberCore
 from cardwright.consumers.dlq import DeadLetters
-from cardwright.consumers.extraction import StoredTopic, TopicExtraction, TopicOutcome
+from cardwright.consumers.extraction import TopicExtraction, TopicOutcome, TopicStored
 from cardwright.consumers.ingest import BatchIngest, Ingested
 from cardwright.consumers.pool import Done, Job
 from cardwright.schema.errors import (
@@ -687,7 +687,7 @@ class Worker:
         return True
 
 
-def _given(stored: StoredTopic) -> TopicOutcome:
+def _given(stored: TopicStored) -> TopicOutcome:
     """What ``store_many`` came to for one topic, as ``store`` would give it: returned or raised."""
     if isinstance(stored, TopicOutcome):
         return stored

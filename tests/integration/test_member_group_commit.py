@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import Engine, event, select, text
 
 from cardwright.consumers import extraction as extraction_module
-from cardwright.consumers.extraction import StoredTopic, TopicExtraction, TopicOutcome
+from cardwright.consumers.extraction import TopicExtraction, TopicOutcome, TopicStored
 from cardwright.consumers.pool import Done, Job
 from cardwright.extractors.rules import RulesExtractor
 from cardwright.schema.cards import CardDraft, TopicSnapshot
@@ -221,7 +221,7 @@ def test_a_member_stores_extractions_finished_together_in_one_transaction(
     seen = begins(worker.engine)
     stores: list[tuple[int, int]] = []
 
-    def counted(dones: Sequence[Done]) -> list[StoredTopic]:
+    def counted(dones: Sequence[Done]) -> list[TopicStored]:
         before = len(seen)
         stored = real_store_many(dones)
         stores.append((len(dones), len(seen) - before))
