@@ -45,10 +45,11 @@ from cardwright.schema.errors import (
 from cardwright.schema.source_hash import source_hash
 from cardwright.schema.usage import TokenUsage, added
 from cardwright.storage.engine import translate_errors
-from cardwright.storage.group_replace import replace_many
+from cardwright.storage.group_replace import read_snapshots, replace_many
 from cardwright.storage.replace import (
     ExtractResult,
     Outcome,
+    StoredTopic,
     confirm_current,
     read_snapshot,
     replace_cards,
@@ -124,6 +125,17 @@ class TopicExtraction:
         to extract. Raises a database error of ``translate_errors``."""
         with translate_errors():
             stored = read_snapshot(self.engine, user_id, topic_id)
+        return self.prepare_read(stored)
+
+    def read_many(self, keys: Sequence[TopicKey]) -> dict[TopicKey, StoredTopic | None]:
+        """What ``prepare`` reads, for many topics in one snapshot and one query per table
+        (``read_snapshots``); None for a topic without a row. Raises a database error."""
+        with translate_errors():
+            found = read_snapshots(self.engine, keys)
+        return {key: found.get(key) for key in keys}
+
+    def prepare_read(self, stored: StoredTopic | None) -> TopicOutcome | Job:
+        """``prepare`` of a topic whose snapshot was read already (``read_many``)."""
         if stored is None:
             return TopicOutcome(Outcome.MISSING, None)
         snapshot = stored.snapshot

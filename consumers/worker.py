@@ -10,8 +10,9 @@ extraction (docs/design.md, "Inside a member"):
       -> the extractions finished since the last turn: validate each, replace them together
          (one transaction per STORE_BATCH topics), ExtractionFinished / ExtractionFailed /
          ExtractionTimedOut / ExtractionContended to the core
-      -> Tick -> Extract each due topic: read its snapshot and source hash; a no-op is answered
-         at once, anything else goes to the extraction pool (consumers/pool.py); RecordFailure
+      -> Tick -> Extract each due topic: read its snapshot (one step's Extracts together) and
+         source hash; a no-op is answered at once, anything else goes to the extraction pool
+         (consumers/pool.py); RecordFailure
       -> CommitPoint -> CommitOffsets (the per-partition safe offsets)
 
 While extractions run, a turn polls without waiting and then waits on the pool instead (at most
@@ -72,7 +73,7 @@ from cardwright.schema.failpoints import (
     failpoint,
 )
 from cardwright.storage.engine import ping, translate_errors
-from cardwright.storage.replace import read_snapshot, record_failure
+from cardwright.storage.replace import StoredTopic, read_snapshot, record_failure
 
 log = logging.getLogger("cardwright.consumer")
 
@@ -162,6 +163,8 @@ class Worker:
         self._reported_outage: tuple[str, str] | None = None
         self._outage_sqlstate: str | None = None
         self._started = 0  # extractions and failure records started this turn
+        # Snapshots of the Extract commands next in line, read together (``_read_ahead``).
+        self._read: dict[ev.TopicKey, StoredTopic | None] = {}
         self._committed_at = float("-inf")  # the last CommitPoint
         self._stopping = False
         self._joined = False  # an assignment (possibly empty) has been received
@@ -298,16 +301,23 @@ class Worker:
         self._feeding = True
         try:
             while self._events:
-                self._outage_now = None
-                pending: deque[Command] = deque(self.core.step(self._events.popleft()))
+                event = self._events.popleft()
+                # An outage met before the event was fed (a stored extraction's, _conclude)
+                # is the one it reports: its error names the fix (_report_outage).
+                self._outage_now = event.cause if isinstance(event, ev.ExtractionAborted) else None
+                pending: deque[Command] = deque(self.core.step(event))
                 self._report_outage()
                 while pending:
-                    result = self._execute(pending.popleft())
+                    command = pending.popleft()
+                    if isinstance(command, ev.Extract) and command.key not in self._read:
+                        self._read_ahead(command.key, pending)
+                    result = self._execute(command)
                     if result is not None:
                         pending.extend(self.core.step(result))
                     self._report_outage()
         finally:
             self._feeding = False
+            self._read.clear()
 
     def _execute(self, command: Command) -> Result | None:
         match command:
@@ -410,11 +420,33 @@ class Worker:
         extraction to the pool: its answer comes from a later turn's ``_conclude``."""
         if self._outage_now is not None:
             return ev.ExtractionAborted(self.clock.time(), key, self._outage_now)
-        prepared = self._topic_step(key, lambda: self.extraction.prepare(*key))
+        if key in self._read:
+            stored = self._read.pop(key)
+            prepared = self._topic_step(key, lambda: self.extraction.prepare_read(stored))
+        else:
+            prepared = self._topic_step(key, lambda: self.extraction.prepare(*key))
         if isinstance(prepared, Job):
             self.extraction.pool.submit(prepared)
             return None
         return prepared
+
+    def _read_ahead(self, key: ev.TopicKey, pending: deque[Command]) -> None:
+        """Read the snapshots of ``key`` and of the Extract commands right behind it in one
+        query per table (``read_snapshots``), for ``_extract`` to use. Only those: they run next,
+        with no other command between, so nothing is persisted between the read and its use
+        (fencing would keep a stale read from costing more than a wasted extraction). A
+        database error leaves each to read its own and meet the error as it would have."""
+        keys = [key]
+        for command in pending:
+            if not isinstance(command, ev.Extract):
+                break
+            keys.append(command.key)
+        if len(keys) < 2 or self._outage_now is not None:
+            return
+        try:
+            self._read = self.extraction.read_many(keys)
+        except (RetryableError, DatabaseMisconfigured):
+            self._read = {}
 
     def _conclude(self, finished: list[Done]) -> None:
         """Store the extractions finished since the last turn and tell the core how each went.
