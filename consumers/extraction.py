@@ -4,7 +4,10 @@ Used by the consumer and by ``cardwright reextract``, so both go through the sam
 steps are separate so that the consumer keeps the database work on its poll thread and only the
 extractor runs in its pool (consumers/pool.py): ``prepare`` (snapshot, source hash, no-op check),
 the extraction (``pool``), then ``store`` (validate the drafts, replace in one transaction).
-``run`` does all three in turn, waiting for the extraction.
+``run`` does all three in turn, waiting for the extraction. The consumer stores the extractions
+that finished together with ``store_many``: each topic's drafts validated on its own, then all
+of them replaced in one transaction (storage/group_replace.py; docs/design.md, "Inside a
+member": finished topics are replaced in batches).
 
 Where the extractor runs depends on how it is given. By entry point spec (``"rules"``,
 ``"rules@2"``): in a warm child process per slot that is killed when it overruns the timeout, so
@@ -22,7 +25,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from pydantic import ValidationError
@@ -32,13 +35,21 @@ from cardwright.consumers.budget import TokenBudget
 from cardwright.consumers.pool import Done, ExtractionPool, Job
 from cardwright.extractors.base import Extractor, Metered
 from cardwright.schema.cards import CardDraft, TopicKey, TopicSnapshot
-from cardwright.schema.errors import DatabaseRefused, ExtractionFailed
+from cardwright.schema.errors import (
+    DatabaseContention,
+    DatabaseMisconfigured,
+    DatabaseRefused,
+    ExtractionFailed,
+    RetryableError,
+)
 from cardwright.schema.source_hash import source_hash
 from cardwright.schema.usage import TokenUsage, added
 from cardwright.storage.engine import translate_errors
+from cardwright.storage.group_replace import read_snapshots, replace_many
 from cardwright.storage.replace import (
     ExtractResult,
     Outcome,
+    StoredTopic,
     confirm_current,
     read_snapshot,
     replace_cards,
@@ -52,6 +63,17 @@ class TopicOutcome:
     extract_s: float = 0.0
     replace_s: float = 0.0
     usage: TokenUsage | None = None
+
+
+# What ``store_many`` came to for one topic: its outcome, or the error ``store`` would have
+# raised for it (the topic's ExtractionFailed, or its transaction's contention, outage or
+# configuration error).
+TopicStored = TopicOutcome | ExtractionFailed | RetryableError | DatabaseMisconfigured
+
+# At most this many topics are replaced in one transaction: it bounds the rows one transaction
+# locks (and so what another member's batch may wait on) and what one contention or outage
+# sends back to the core; more go in the next transaction.
+STORE_BATCH = 64
 
 
 # Told the outcome ("new", "reused", "stale", "missing", "failed") and the tokens it spent.
@@ -103,6 +125,17 @@ class TopicExtraction:
         to extract. Raises a database error of ``translate_errors``."""
         with translate_errors():
             stored = read_snapshot(self.engine, user_id, topic_id)
+        return self.prepare_read(stored)
+
+    def read_many(self, keys: Sequence[TopicKey]) -> dict[TopicKey, StoredTopic | None]:
+        """What ``prepare`` reads, for many topics in one snapshot and one query per table
+        (``read_snapshots``); None for a topic without a row. Raises a database error."""
+        with translate_errors():
+            found = read_snapshots(self.engine, keys)
+        return {key: found.get(key) for key in keys}
+
+    def prepare_read(self, stored: StoredTopic | None) -> TopicOutcome | Job:
+        """``prepare`` of a topic whose snapshot was read already (``read_many``)."""
         if stored is None:
             return TopicOutcome(Outcome.MISSING, None)
         snapshot = stored.snapshot
@@ -131,27 +164,89 @@ class TopicExtraction:
         started = time.perf_counter()
         try:
             with translate_errors():
-                outcome = replace_cards(
-                    self.engine,
-                    ExtractResult(
-                        snapshot=snapshot,
-                        source_hash=done.job.source_hash,
-                        extractor_id=self.extractor.extractor_id,
-                        drafts=drafts,
-                        extract_ms=int(done.extract_s * 1000),
-                        consumer_instance=self.instance,
-                        usage=usage,
-                    ),
-                )
+                outcome = replace_cards(self.engine, self._result(done, drafts, usage))
         except DatabaseRefused as exc:
-            # Output the database refuses (a NUL in a title, say) is this topic's failure:
-            # retried, then recorded, its previous cards kept (docs/design.md, "Failures").
-            self._charge(snapshot, "failed", usage)
-            cause = f"database refused the cards: {exc}"
-            raise ExtractionFailed(snapshot.user_id, snapshot.topic_id, cause, usage) from exc
+            raise self._refused(done, usage, exc) from exc
         self._charge(snapshot, outcome.value, usage)
         replace_s = time.perf_counter() - started
         return TopicOutcome(outcome, snapshot, done.extract_s, replace_s, usage)
+
+    def store_many(self, dones: Sequence[Done]) -> list[TopicStored]:
+        """``store`` for many extractions (of distinct topics), in order, each one's drafts
+        validated on its own and the valid ones replaced together, ``STORE_BATCH`` at most in
+        one transaction; what each came to is what ``store`` would return or raise for it.
+
+        A refused topic drops out of its transaction alone (``replace_many``). An error of a
+        whole transaction (contention, outage, configuration) is every one of its topics'; after
+        an outage or a configuration error no further transaction is tried, and the topics left
+        get the same error. A topic's ``replace_s`` is its transaction's time divided by the
+        topics stored in it (its share; the transaction is not timed per topic).
+        """
+        stored: list[TopicStored | None] = [None] * len(dones)
+        valid: list[tuple[int, ExtractResult]] = []
+        for index, done in enumerate(dones):
+            try:
+                drafts, usage = self._metered_drafts(done)
+            except ExtractionFailed as exc:
+                self._charge(done.job.snapshot, "failed", exc.usage)
+                stored[index] = exc
+                continue
+            valid.append((index, self._result(done, drafts, usage)))
+        halted: RetryableError | DatabaseMisconfigured | None = None
+        for start in range(0, len(valid), STORE_BATCH):
+            batch = valid[start : start + STORE_BATCH]
+            if halted is not None:
+                for index, _ in batch:
+                    stored[index] = halted
+                continue
+            started = time.perf_counter()
+            try:
+                with translate_errors():
+                    outcomes = replace_many(self.engine, [result for _, result in batch])
+            except (RetryableError, DatabaseMisconfigured) as exc:
+                # Contention lost this transaction's race only: the next one may win its own.
+                if not isinstance(exc, DatabaseContention):
+                    halted = exc
+                for index, _ in batch:
+                    stored[index] = exc
+                continue
+            share = (time.perf_counter() - started) / len(batch)
+            for (index, result), outcome in zip(batch, outcomes, strict=True):
+                done = dones[index]
+                if isinstance(outcome, DatabaseRefused):
+                    stored[index] = self._refused(done, result.usage, outcome)
+                    continue
+                self._charge(result.snapshot, outcome.value, result.usage)
+                stored[index] = TopicOutcome(
+                    outcome, result.snapshot, done.extract_s, share, result.usage
+                )
+        assert all(item is not None for item in stored)
+        return [item for item in stored if item is not None]
+
+    def _result(
+        self, done: Done, drafts: list[CardDraft], usage: TokenUsage | None
+    ) -> ExtractResult:
+        return ExtractResult(
+            snapshot=done.job.snapshot,
+            source_hash=done.job.source_hash,
+            extractor_id=self.extractor.extractor_id,
+            drafts=drafts,
+            extract_ms=int(done.extract_s * 1000),
+            consumer_instance=self.instance,
+            usage=usage,
+        )
+
+    def _refused(
+        self, done: Done, usage: TokenUsage | None, exc: DatabaseRefused
+    ) -> ExtractionFailed:
+        """Output the database refuses (a NUL in a title, say) is this topic's failure: retried,
+        then recorded, its previous cards kept (docs/design.md, "Failures: four classes")."""
+        snapshot = done.job.snapshot
+        self._charge(snapshot, "failed", usage)
+        cause = f"database refused the cards: {exc}"
+        failed = ExtractionFailed(snapshot.user_id, snapshot.topic_id, cause, usage)
+        failed.__cause__ = exc
+        return failed
 
     def drafts(self, done: Done) -> list[CardDraft]:
         """``done``'s validated drafts; raises its failure, or ``ExtractionFailed`` for drafts

@@ -13,10 +13,18 @@ snapshot and source hash, ``submit``s a ``Job``, and later takes the ``Done`` on
   the thread (a daemon, so the process can always exit). While an abandoned thread still runs a
   topic, that topic's next attempt fails at once rather than run twice.
 
-A pool never runs two jobs of one topic, nor more than ``slots``: the member core
+A pool never holds two jobs of one topic, nor more than ``capacity``: the member core
 (consumers/core.py) asks for neither, and ``submit`` refuses both. An extractor that says it is
 ``cpu_bound`` gets one slot whatever was asked: in-process threads would only queue on the GIL,
 so more cores need more members.
+
+A CPU-bound extractor in child processes (``rules``) extracts a topic in milliseconds, about as
+long as the poll thread takes to store the last one and submit the next; so its pool also holds
+up to ``QUEUED_CPU_BOUND`` jobs beyond its running one, which a slot's thread starts as soon as
+its extraction ends, and the child never waits on the poll thread (``capacity`` = slots + queue;
+several extractions then end per turn and are stored in one transaction). A queued job's
+snapshot ages only while the one before it runs; a slow extractor (a model) gets no queue, so
+its snapshots are read when a slot is free.
 
 ``wait`` blocks until a result arrives (or an in-process job's deadline, or a timeout), so a poll
 loop with jobs outstanding hands results on at once instead of after a long poll.
@@ -43,6 +51,8 @@ log = logging.getLogger("cardwright.extraction")
 # At close, a slot's thread whose child was just killed returns within milliseconds; this only
 # bounds the wait should the machine be very busy. Anything left is a daemon thread.
 CLOSE_JOIN_S = 2.0
+# Jobs a CPU-bound pool of child processes holds beyond its running one (see above).
+QUEUED_CPU_BOUND = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +80,7 @@ class Done:
 @dataclass(slots=True)
 class _Running:
     job: Job
-    started: float
+    started: float  # when submitted; a queued job: when its slot's thread takes it
     deadline: float | None  # in-process jobs: when ``finished`` gives up on the thread
     runner: IsolatedRunner | None = None
     thread: threading.Thread | None = None
@@ -82,7 +92,8 @@ class _Running:
 
 
 class ExtractionPool:
-    """Runs extractions in at most ``slots`` threads at once, never two of one topic."""
+    """Runs extractions in at most ``slots`` threads at once, holds at most ``capacity`` jobs,
+    never two of one topic."""
 
     def __init__(
         self,
@@ -109,13 +120,22 @@ class ExtractionPool:
                 self.slots,
             )
             self.slots = 1
+        self._isolated = first is not None
+        cpu_bound = getattr(self.extractor, "cpu_bound", False) is True
+        self.queue = QUEUED_CPU_BOUND if self._isolated and cpu_bound else 0
+        self.capacity = self.slots + self.queue
+        # ``_idle``, ``_queued`` and a queued job's runner, started and thread are shared with the
+        # slots' threads (a thread takes the next queued job itself): under ``_lock``.
+        self._lock = threading.Lock()
+        self._queued: deque[_Running] = deque()
+        self._closing = False
         self._idle: list[IsolatedRunner] = []
         if first is not None:
             spec = first.spec
             self._idle = [first] + [
                 IsolatedRunner(spec, self.extractor) for _ in range(self.slots - 1)
             ]
-        self._running: dict[TopicKey, _Running] = {}
+        self._running: dict[TopicKey, _Running] = {}  # submitted, not yet finished (or queued)
         self._posted: queue.SimpleQueue[_Running] = queue.SimpleQueue()
         self._arrived: deque[_Running] = deque()  # taken off the queue by ``wait``
         self._refused: list[Done] = []  # failed at submit, reported by the next ``finished``
@@ -125,7 +145,8 @@ class ExtractionPool:
     # --- what the poll thread calls --------------------------------------------------------------
 
     def free(self) -> int:
-        return self.slots - len(self._running)
+        """How many more jobs ``submit`` takes now."""
+        return self.capacity - len(self._running)
 
     def busy(self) -> bool:
         """Jobs are running or results are waiting to be taken."""
@@ -140,7 +161,8 @@ class ExtractionPool:
         return len(self._abandoned)
 
     def submit(self, job: Job) -> None:
-        """Start extracting ``job`` in a free slot; its ``Done`` comes from ``finished``."""
+        """Start extracting ``job`` in a free slot, or queue it for the next one to free; its
+        ``Done`` comes from ``finished``."""
         key = job.key
         if key in self._running:
             raise RuntimeError(f"topic {key} is being extracted already")
@@ -154,8 +176,14 @@ class ExtractionPool:
             self._refused.append(Done(job, failure=ExtractionTimedOut(*key, cause)))
             return
         now = self._clock()
-        if self._idle:
-            running = _Running(job, now, deadline=None, runner=self._idle.pop())
+        if self._isolated:
+            with self._lock:
+                if not self._idle:  # every slot runs a job: the first to end takes this one
+                    running = _Running(job, now, deadline=None)
+                    self._queued.append(running)
+                    self._running[key] = running
+                    return
+                running = _Running(job, now, deadline=None, runner=self._idle.pop())
             target = self._run_isolated
         else:
             running = _Running(job, now, deadline=now + self.timeout_s)
@@ -195,8 +223,6 @@ class ExtractionPool:
                     del self._abandoned[key]
                 continue
             del self._running[key]
-            if running.runner is not None:
-                self._idle.append(running.runner)
             if running.crash is not None:
                 raise running.crash
             done.append(
@@ -230,34 +256,46 @@ class ExtractionPool:
     def close(self) -> None:
         """Kill the children of running jobs, let their threads end, stop every child; threads
         of in-process jobs are abandoned (daemons: they do not keep the process alive)."""
-        running = list(self._running.values())
+        with self._lock:
+            self._closing = True  # a slot's thread takes no further queued job
+            self._queued.clear()
+            running = [job for job in self._running.values() if job.runner is not None]
         for job in running:
-            if job.runner is not None:
-                job.runner.interrupt()
+            assert job.runner is not None
+            job.runner.interrupt()
         for job in running:
-            if job.runner is not None and job.thread is not None:
+            if job.thread is not None:
                 job.thread.join(CLOSE_JOIN_S)
-        for job in running:
-            if job.runner is not None:
-                self._idle.append(job.runner)
+        with self._lock:
+            runners = {id(r): r for r in [*self._idle, *(job.runner for job in running)] if r}
+            self._idle = []
         self._running.clear()
-        for runner in self._idle:
+        for runner in runners.values():
             runner.close()
 
     # --- the slots' threads ----------------------------------------------------------------------
 
     def _run_isolated(self, running: _Running) -> None:
-        assert running.runner is not None
-        try:
-            # Bounded: the runner kills its child at the timeout (and a start at its own).
-            running.result = running.runner.run(running.job.snapshot, self.timeout_s)
-        except ExtractionFailed as exc:
-            running.failure = exc
-        except (
-            BaseException
-        ) as exc:  # a wrong install (ConfigurationError) or a bug: not the topic's
-            running.crash = exc
-        self._post(running)
+        """Run ``running`` in its slot's child, then each queued job while there is one."""
+        runner = running.runner
+        assert runner is not None
+        while True:
+            try:
+                # Bounded: the runner kills its child at the timeout (and a start at its own).
+                running.result = runner.run(running.job.snapshot, self.timeout_s)
+            except ExtractionFailed as exc:
+                running.failure = exc
+            except BaseException as exc:  # a wrong install (ConfigurationError) or a bug
+                running.crash = exc
+            with self._lock:
+                self._post(running)
+                if self._closing or not self._queued:
+                    self._idle.append(runner)
+                    return
+                running = self._queued.popleft()
+                running.runner = runner
+                running.thread = threading.current_thread()
+                running.started = self._clock()
 
     def _run_in_process(self, running: _Running) -> None:
         snapshot = running.job.snapshot

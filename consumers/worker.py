@@ -7,10 +7,12 @@ commands. Everything but the extractor itself runs on the poll thread; no step w
 extraction (docs/design.md, "Inside a member"):
 
     consume -> RecordsPolled -> Persist (parse, persist in one transaction, DLQ: ingest.py)
-      -> the extractions finished since the last turn: validate, replace (a transaction each),
-         ExtractionFinished / ExtractionFailed / ExtractionTimedOut to the core
-      -> Tick -> Extract each due topic: read its snapshot and source hash; a no-op is answered
-         at once, anything else goes to the extraction pool (consumers/pool.py); RecordFailure
+      -> the extractions finished since the last turn: validate each, replace them together
+         (one transaction per STORE_BATCH topics), ExtractionFinished / ExtractionFailed /
+         ExtractionTimedOut / ExtractionContended to the core
+      -> Tick -> Extract each due topic: read its snapshot (one step's Extracts together) and
+         source hash; a no-op is answered at once, anything else goes to the extraction pool
+         (consumers/pool.py); RecordFailure
       -> CommitPoint -> CommitOffsets (the per-partition safe offsets)
 
 While extractions run, a turn polls without waiting and then waits on the pool instead (at most
@@ -22,8 +24,8 @@ the shell keeps polling, so the group does not expel it for blowing max.poll.int
 probe tells when it is back. When PostgreSQL answers but refuses cardwright as configured
 (read-only, unmigrated, permission revoked: ``DatabaseMisconfigured``), the same, and the held
 work itself is the probe, retried with backoff; the member says once what to fix and is not
-ready meanwhile (docs/design.md, "Failures: four classes"). Contention on a topic's replace is
-retried for that topic alone.
+ready meanwhile (docs/design.md, "Failures: four classes"). Contention on a replace transaction is
+retried for the topics stored in it alone; no partition is paused.
 
 Observers (metrics, health, the audit log) get typed observations (consumers/observations.py):
 a turn, a batch persisted, a run finished, a commit, an assignment, the database's state.
@@ -54,7 +56,7 @@ from cardwright.consumers.budget import OverBudget
 from cardwright.consumers.clock import Clock, SystemClock
 from cardwright.consumers.core import CoreConfig, MemberCore
 from cardwright.consumers.dlq import DeadLetters
-from cardwright.consumers.extraction import TopicExtraction, TopicOutcome
+from cardwright.consumers.extraction import TopicExtraction, TopicOutcome, TopicStored
 from cardwright.consumers.ingest import BatchIngest, Ingested
 from cardwright.consumers.pool import Done, Job
 from cardwright.schema.errors import (
@@ -71,7 +73,7 @@ from cardwright.schema.failpoints import (
     failpoint,
 )
 from cardwright.storage.engine import ping, translate_errors
-from cardwright.storage.replace import read_snapshot, record_failure
+from cardwright.storage.replace import StoredTopic, read_snapshot, record_failure
 
 log = logging.getLogger("cardwright.consumer")
 
@@ -143,8 +145,9 @@ class Worker:
                 max_delay_s=config.max_delay_s,
                 batch_size=config.batch_size,
                 extract_attempts=config.extract_attempts,
-                # The pool's slots: the core never asks for more, nor for two of one topic.
-                max_in_flight=extraction.pool.slots,
+                # The pool's slots and queue: the core never asks for more, nor for two of
+                # one topic.
+                max_in_flight=extraction.pool.capacity,
                 max_pending=MAX_PENDING_TOPICS,
                 max_held=MAX_HELD_BATCHES * config.batch_size,
             )
@@ -160,6 +163,8 @@ class Worker:
         self._reported_outage: tuple[str, str] | None = None
         self._outage_sqlstate: str | None = None
         self._started = 0  # extractions and failure records started this turn
+        # Snapshots of the Extract commands next in line, read together (``_read_ahead``).
+        self._read: dict[ev.TopicKey, StoredTopic | None] = {}
         self._committed_at = float("-inf")  # the last CommitPoint
         self._stopping = False
         self._joined = False  # an assignment (possibly empty) has been received
@@ -296,16 +301,23 @@ class Worker:
         self._feeding = True
         try:
             while self._events:
-                self._outage_now = None
-                pending: deque[Command] = deque(self.core.step(self._events.popleft()))
+                event = self._events.popleft()
+                # An outage met before the event was fed (a stored extraction's, _conclude)
+                # is the one it reports: its error names the fix (_report_outage).
+                self._outage_now = event.cause if isinstance(event, ev.ExtractionAborted) else None
+                pending: deque[Command] = deque(self.core.step(event))
                 self._report_outage()
                 while pending:
-                    result = self._execute(pending.popleft())
+                    command = pending.popleft()
+                    if isinstance(command, ev.Extract) and command.key not in self._read:
+                        self._read_ahead(command.key, pending)
+                    result = self._execute(command)
                     if result is not None:
                         pending.extend(self.core.step(result))
                     self._report_outage()
         finally:
             self._feeding = False
+            self._read.clear()
 
     def _execute(self, command: Command) -> Result | None:
         match command:
@@ -408,27 +420,53 @@ class Worker:
         extraction to the pool: its answer comes from a later turn's ``_conclude``."""
         if self._outage_now is not None:
             return ev.ExtractionAborted(self.clock.time(), key, self._outage_now)
-        prepared = self._topic_step(key, lambda: self.extraction.prepare(*key))
+        if key in self._read:
+            stored = self._read.pop(key)
+            prepared = self._topic_step(key, lambda: self.extraction.prepare_read(stored))
+        else:
+            prepared = self._topic_step(key, lambda: self.extraction.prepare(*key))
         if isinstance(prepared, Job):
             self.extraction.pool.submit(prepared)
             return None
         return prepared
 
+    def _read_ahead(self, key: ev.TopicKey, pending: deque[Command]) -> None:
+        """Read the snapshots of ``key`` and of the Extract commands right behind it in one
+        query per table (``read_snapshots``), for ``_extract`` to use. Only those: they run next,
+        with no other command between, so nothing is persisted between the read and its use
+        (fencing would keep a stale read from costing more than a wasted extraction). A
+        database error leaves each to read its own and meet the error as it would have."""
+        keys = [key]
+        for command in pending:
+            if not isinstance(command, ev.Extract):
+                break
+            keys.append(command.key)
+        if len(keys) < 2 or self._outage_now is not None:
+            return
+        try:
+            self._read = self.extraction.read_many(keys)
+        except (RetryableError, DatabaseMisconfigured):
+            self._read = {}
+
     def _conclude(self, finished: list[Done]) -> None:
         """Store the extractions finished since the last turn and tell the core how each went.
 
-        They are handled together, one replace transaction each for now; this is the place where
-        one transaction can store them all (docs/design.md, "Inside a member": group commit).
-        An outage met on one answers the rest "aborted", as ``_feed`` does within one event."""
+        They are stored together (``store_many``): one transaction for up to ``STORE_BATCH``
+        topics, each fenced on its own (docs/design.md, "Inside a member": group commit). Each
+        topic's answer is the one ``store`` alone would give: a refused topic fails alone, a
+        transaction's contention is each of its topics', and an outage met answers the topics
+        left "aborted", as ``_feed`` does within one event."""
+        if not finished:
+            return
         self._outage_now = None
         results = []
-        for done in finished:
-            if self._outage_now is not None:
+        for done, stored in zip(finished, self.extraction.store_many(finished), strict=True):
+            if self._outage_now is not None and not isinstance(stored, ExtractionFailed):
                 results.append(
                     ev.ExtractionAborted(self.clock.time(), done.job.key, self._outage_now)
                 )
                 continue
-            result = self._topic_step(done.job.key, partial(self.extraction.store, done))
+            result = self._topic_step(done.job.key, partial(_given, stored))
             assert not isinstance(result, Job)
             results.append(result)
         for result in results:
@@ -679,6 +717,13 @@ class Worker:
             if position < high:
                 return False
         return True
+
+
+def _given(stored: TopicStored) -> TopicOutcome:
+    """What ``store_many`` came to for one topic, as ``store`` would give it: returned or raised."""
+    if isinstance(stored, TopicOutcome):
+        return stored
+    raise stored
 
 
 def _partition_of(record: Message) -> Partition:

@@ -42,6 +42,12 @@ class _Misbehaving:
         return self._rules.extract(snapshot)
 
 
+class _MisbehavingCpuBound(_Misbehaving):
+    """The same, declared CPU-bound as ``rules`` is: one slot, and a queue (consumers/pool.py)."""
+
+    cpu_bound = True
+
+
 class _Impostor:
     """What ``two_faced`` builds in the child: another extractor's id (a mismatched install)."""
 
@@ -55,6 +61,10 @@ def misbehaving() -> _Misbehaving:
     return _Misbehaving()
 
 
+def misbehaving_cpu_bound() -> _MisbehavingCpuBound:
+    return _MisbehavingCpuBound()
+
+
 def two_faced() -> _Misbehaving | _Impostor:
     main = sys.modules["__main__"].__spec__
     in_child = main is not None and main.name == "cardwright.extractors.isolation"
@@ -64,6 +74,7 @@ def two_faced() -> _Misbehaving | _Impostor:
 ENTRY_POINTS = f"""\
 [cardwright.extractors]
 test-misbehaving = {__name__}:misbehaving
+test-misbehaving-cpu = {__name__}:misbehaving_cpu_bound
 test-two-faced = {__name__}:two_faced
 """
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from cardwright.consumers.pool import Done, ExtractionPool, Job
+from cardwright.consumers.pool import QUEUED_CPU_BOUND, Done, ExtractionPool, Job
 from cardwright.extractors.rules import RulesExtractor
 from cardwright.schema.cards import CardDraft, TopicSnapshot
 from cardwright.schema.errors import ExtractionTimedOut
@@ -178,6 +178,68 @@ def test_close_kills_the_children_of_running_extractions(plugged_in: None) -> No
     pool.close()
     assert child_pids() == children
     assert threading.active_count() == threads
+
+
+@pytest.mark.timeout(GUARD_S)
+def test_a_cpu_bound_child_process_pool_queues_jobs_its_one_slot_runs_in_turn() -> None:
+    children = child_pids()
+    pool = ExtractionPool("rules", concurrency=4, timeout_s=GUARD_S)
+    try:
+        assert pool.slots == 1 and pool.capacity == 1 + QUEUED_CPU_BOUND
+        topics = [f"t{n}" for n in range(pool.capacity)]
+        for topic in topics:
+            pool.submit(job(topic))
+        assert pool.free() == 0
+        with pytest.raises(RuntimeError, match="being extracted already"):
+            pool.submit(job(topics[-1]))  # queued counts as being extracted
+        with pytest.raises(RuntimeError, match="no free extraction slot"):
+            pool.submit(job("one-more"))
+        done = collect(pool, len(topics))
+        assert sorted(d.job.key[1] for d in done) == topics
+        for d in done:
+            assert d.failure is None
+            assert d.result == RulesExtractor().extract(on_topic(d.job.key[1]))
+        assert len(child_pids() - children) == 1  # one child ran them all, one after another
+        assert pool.free() == pool.capacity and not pool.busy()
+    finally:
+        pool.close()
+    assert child_pids() == children
+
+
+@pytest.mark.timeout(GUARD_S)
+def test_a_queued_job_waits_for_a_timed_out_one_and_close_drops_the_queue(
+    plugged_in: None,
+) -> None:
+    threads, children = threading.active_count(), child_pids()
+    pool = ExtractionPool("test-misbehaving-cpu", concurrency=1, timeout_s=TIMEOUT_S)
+    assert pool.queue == QUEUED_CPU_BOUND
+    try:
+        pool.submit(job("sleeps"))
+        pool.submit(job("fine"))  # queued behind the hanging one
+        done = {d.job.key[1]: d for d in collect(pool, 2)}
+        assert isinstance(done["sleeps"].failure, ExtractionTimedOut)
+        assert done["fine"].result == RulesExtractor().extract(on_topic("fine"))
+    finally:
+        pool.close()
+    assert child_pids() == children
+    pool = ExtractionPool("test-misbehaving-cpu", concurrency=1, timeout_s=GUARD_S)
+    pool.submit(job("spins"))
+    pool.submit(job("fine"))
+    while len(child_pids() - children) < 1:  # the child started and spins
+        pool.wait(0.1)
+    pool.close()  # kills the spinning child; the queued job never starts
+    assert child_pids() == children
+    assert threading.active_count() == threads
+    assert pool.finished() == []  # nothing is reported after close
+
+
+def test_an_in_process_or_slow_extractor_gets_no_queue(plugged_in: None) -> None:
+    assert ExtractionPool(RulesExtractor(), concurrency=1, timeout_s=GUARD_S).queue == 0
+    pool = ExtractionPool("test-misbehaving", concurrency=2, timeout_s=GUARD_S)
+    try:
+        assert pool.queue == 0 and pool.capacity == 2
+    finally:
+        pool.close()
 
 
 def test_a_cpu_bound_extractor_gets_one_slot(caplog: pytest.LogCaptureFixture) -> None:
