@@ -71,11 +71,12 @@ def sasl_broker(stack_state_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
     sasl_port = free_port()
     render = native_kafka.render_server_properties
 
-    def with_sasl_listener(cfg: StackConfig) -> str:
+    def with_sasl_listener(cfg: StackConfig, node: int = 1) -> str:
         # Later keys win in a Java properties file: these replace the listener settings.
-        plain, controller = f"127.0.0.1:{cfg.kafka_port}", f"127.0.0.1:{cfg.controller_port}"
+        plain = f"127.0.0.1:{cfg.client_port(node)}"
+        controller = f"127.0.0.1:{cfg.quorum_port(node)}"
         sasl = f"127.0.0.1:{sasl_port}"
-        return render(cfg) + "".join(
+        return render(cfg, node) + "".join(
             f"{key}={value}\n"
             for key, value in {
                 "listeners": f"PLAINTEXT://{plain},SASL_PLAINTEXT://{sasl},CONTROLLER://{controller}",
