@@ -28,7 +28,9 @@ PER_PARTITION = 5
 # A local broker answers in milliseconds; the margin covers a topic whose partition leaders are
 # still being elected and a group's first join (the coordinator may still be loading).
 WAIT_S = 30.0
-BASE = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+# Recent on purpose: the broker's time retention (7 days by default) deletes a segment whose
+# newest timestamp is older, and its check may run between producing and reading.
+BASE = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
 
 
 def cli(bootstrap: str, *args: str) -> subprocess.CompletedProcess[str]:
