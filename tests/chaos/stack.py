@@ -7,6 +7,8 @@ behind by a killed run is reaped by the next test session. Built on ``cardwright
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import random
 import shutil
@@ -201,6 +203,7 @@ class ChaosStack:
         if old is not None:
             reap(old)  # the broker is our child when this process started the stack
         down_s = time.monotonic() - started
+        failed: list[str] = []
         for attempt in range(1, START_ATTEMPTS + 1):
             wait_until(self._ports_free, PORT_WAIT_S)
             pid = None
@@ -208,16 +211,23 @@ class ChaosStack:
                 pid = native_kafka.start(self.config)
                 native_kafka.wait_ready(self.config, pid)
                 break
-            except CardwrightError:  # a busy port (ConfigurationError) or a failed start
-                if attempt == START_ATTEMPTS:
-                    raise
+            except CardwrightError as exc:  # a busy port (ConfigurationError) or a failed start
+                failed.append(f"attempt {attempt}: {str(exc).splitlines()[0]}")
                 if pid is not None:
+                    # A start that timed out may still come up later and hold the port the
+                    # next attempt needs: end it first.
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+                    wait_until(functools.partial(_gone, pid), KILL_WAIT_S)
                     reap(pid)
+                if attempt == START_ATTEMPTS:
+                    raise RuntimeError("broker restart failed: " + "; ".join(failed)) from exc
         return {
             "hard": hard,
             "down_s": round(down_s, 2),
             "took_s": _since(started),
             "start_attempts": attempt,
+            **({"failed_attempts": failed} if failed else {}),
         }
 
     def add_partitions(self, topic: str, count: int) -> dict[str, Any]:
