@@ -6,9 +6,17 @@ ones may still wait: members apply each partition in order, the two in any inter
 
 from __future__ import annotations
 
+from collections import defaultdict
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cardwright.producers.partitioner import partition_for
+from tests.chaos.contract import classify
 from tests.chaos.handmade import Log
 from tests.chaos.model import build_model
 from tests.chaos.oracle_rule import EXTRACTOR_ID as ORACLE
+from tests.chaos.workload import Workload, WorkloadSpec
 
 
 def test_a_split_topic_may_show_any_mix_of_prefixes_and_ends_in_log_order() -> None:
@@ -53,3 +61,25 @@ def test_a_moved_message_in_two_partitions_is_still_ambiguous() -> None:
     log.add(b"t", log.factory.advance(m, "We decided to use PostgreSQL."))
     log.add(b"u", log.factory.elsewhere(m, topic_id="u", conversation_id="c"), partition=4)
     assert build_model(log.records, ORACLE).ambiguities
+
+
+@settings(max_examples=4, deadline=None)
+@given(seed=st.integers(min_value=0, max_value=10_000))
+def test_a_growing_workload_names_a_moved_message_in_one_partition_before_and_after(
+    seed: int,
+) -> None:
+    # Whenever the growth happens, every record naming a moved message lands in one partition:
+    # otherwise which topic claims it first would depend on processing order, not on the log.
+    records = Workload(WorkloadSpec(seed, duration_s=90.0, partitions=6, grows=True)).generate()
+    partitions: dict[tuple[str, str], set[int]] = defaultdict(set)
+    topics: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for record in records:
+        event, _ = classify(record.key, record.value)
+        if event is None or record.key is None:
+            continue
+        message = (event.user_id, event.message_id)
+        topics[message].add(event.topic_id)
+        partitions[message] |= {partition_for(record.key, 6), partition_for(record.key, 12)}
+    moved = [message for message, named in topics.items() if len(named) > 1]
+    assert moved, "the workload makes moved messages"
+    assert [m for m in moved if len(partitions[m]) > 1] == []
