@@ -7,8 +7,9 @@ The DLQ never loses a record and never stalls a partition (docs/design.md, "Mess
 its topic and this producer take the largest events record plus headers
 (``producers.topics.dlq_max_message_bytes``); should a broker still refuse a copy as too large,
 a truncated copy goes instead, with the original size and sha256 in headers. Copies already
-acknowledged are remembered until the batch is done, so a batch retried after a DLQ outage
-re-sends only the copies that were not.
+acknowledged are remembered until the batch is done, and copies still in flight until their
+delivery report, so a batch retried after a DLQ outage re-sends only the copies that failed:
+one copy per record per delivery, even when a flush gave up waiting on a slow broker.
 """
 
 from __future__ import annotations
@@ -99,13 +100,16 @@ class DeadLetters:
         self._failed: list[str] = []
         self._too_large: list[_Copy] = []
         self._acknowledged: set[Source] = set()
+        # Produced, no delivery report yet: librdkafka still retries these (delivery.timeout.ms)
+        # after a flush stopped waiting, so producing them again would make a second copy.
+        self._in_flight: set[Source] = set()
         self.sent_by_reason: dict[str, int] = {}
         self.truncated = 0
 
     def send(self, record: SourceRecord, error: BadInput) -> None:
-        """Queue the copy of ``record``; nothing is sent for a copy already acknowledged."""
+        """Queue the copy of ``record``; nothing is sent for a copy acknowledged or in flight."""
         source = (str(record.topic()), int(record.partition() or 0), int(record.offset() or 0))
-        if source in self._acknowledged:
+        if source in self._acknowledged or source in self._in_flight:
             return
         headers: Headers = [
             ("cardwright.reason", error.reason.encode()),
@@ -153,6 +157,7 @@ class DeadLetters:
                     headers=copy.headers,
                     on_delivery=partial(self._on_delivery, copy),
                 )
+                self._in_flight.add(copy.source)
                 return
             except BufferError:
                 self._producer.poll(0.1)
@@ -161,6 +166,7 @@ class DeadLetters:
         try:
             self._produce(copy)
         except KafkaException as exc:
+            self._in_flight.discard(copy.source)  # nothing of it is on its way: send it again
             raise KafkaUnavailable(f"DLQ write refused: {exc.args[0].str()}") from None
 
     def _truncated(self, copy: _Copy, why: str) -> _Copy:
@@ -187,10 +193,12 @@ class DeadLetters:
 
     def _on_delivery(self, copy: _Copy, error: KafkaError | None, _message: object) -> None:
         if error is None:
+            self._in_flight.discard(copy.source)
             self._acknowledged.add(copy.source)
         elif error.code() in _TOO_LARGE and not _is_truncated(copy):
-            self._too_large.append(copy)
+            self._too_large.append(copy)  # still in flight: flush sends it truncated
         else:  # a truncated copy refused again is a failure like any other: no loop
+            self._in_flight.discard(copy.source)
             self._failed.append(str(error))
 
 

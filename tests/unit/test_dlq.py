@@ -58,26 +58,34 @@ class FakeProducer:
 
     fate: Callable[[Sent], int | None] = lambda _sent: None
     limit: int = 1 << 30
+    # Copies a slow broker has not answered yet: flush returns without their delivery report,
+    # counting them as still queued, as librdkafka's flush does at its timeout.
+    slow: Callable[[Sent], bool] = lambda _sent: False
     sent: list[Sent] = field(default_factory=list)
+    produced: list[Sent] = field(default_factory=list)
     _queued: list[tuple[Sent, Any]] = field(default_factory=list)
 
     def produce(self, topic: str, value: Any = None, key: Any = None, **kw: Any) -> None:
         if value is not None and len(value) > self.limit:
             raise KafkaException(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE))
         sent = Sent(key, value, dict(kw["headers"]))
+        self.produced.append(sent)
         self._queued.append((sent, kw["on_delivery"]))
 
     def poll(self, timeout: float = 0) -> int:
         return 0
 
     def flush(self, timeout: float = 0) -> int:
-        queued, self._queued = self._queued, []
+        queued = self._queued
+        self._queued = [(sent, on_delivery) for sent, on_delivery in queued if self.slow(sent)]
         for sent, on_delivery in queued:
+            if self.slow(sent):
+                continue
             code = self.fate(sent)
             if code is None:
                 self.sent.append(sent)
             on_delivery(None if code is None else KafkaError(code), None)
-        return 0
+        return len(self._queued)
 
 
 def dead_letters(producer: FakeProducer) -> DeadLetters:
@@ -116,6 +124,52 @@ def test_a_retried_batch_resends_only_the_copies_not_acknowledged() -> None:
     dlq.send(Record(0), bad)
     dlq.flush()
     assert offsets(producer.sent) == [0, 2, 1, 0]
+
+
+def test_a_copy_still_in_flight_when_flush_gives_up_is_not_produced_again() -> None:
+    # Chaos seed 58: the flush stopped waiting after 30 s with two copies unanswered, the batch
+    # was retried, and both copies were produced again; librdkafka delivered all four.
+    unanswered = {1}
+    producer = FakeProducer(slow=lambda s: int(s.headers["cardwright.source.offset"]) in unanswered)
+    dlq = dead_letters(producer)
+    batch = [Record(0), Record(1), Record(2)]
+    bad = BadInput("invalid_json", "truncated")
+    for record in batch:
+        dlq.send(record, bad)
+    with pytest.raises(KafkaUnavailable, match="1 pending"):
+        dlq.flush()
+
+    for record in batch:  # the worker retries the whole batch while the copy is on its way
+        dlq.send(record, bad)
+    with pytest.raises(KafkaUnavailable, match="1 pending"):
+        dlq.flush()
+    unanswered.clear()  # the broker answers at last
+    for record in batch:
+        dlq.send(record, bad)
+    dlq.flush()
+    assert sorted(offsets(producer.produced)) == [0, 1, 2]
+    assert sorted(offsets(producer.sent)) == [0, 1, 2]
+
+
+def test_a_copy_whose_delivery_failed_is_produced_again_on_the_retry() -> None:
+    failing = {1}
+    producer = FakeProducer(
+        fate=lambda s: (
+            KafkaError._MSG_TIMED_OUT
+            if int(s.headers["cardwright.source.offset"]) in failing
+            else None
+        )
+    )
+    dlq = dead_letters(producer)
+    bad = BadInput("invalid_json", "truncated")
+    dlq.send(Record(1), bad)
+    with pytest.raises(KafkaUnavailable):
+        dlq.flush()
+    failing.clear()
+    dlq.send(Record(1), bad)
+    dlq.flush()
+    assert offsets(producer.produced) == [1, 1]
+    assert offsets(producer.sent) == [1]
 
 
 def test_a_copy_librdkafka_refuses_as_too_large_goes_truncated_with_size_and_hash() -> None:
