@@ -59,8 +59,8 @@ class BrokerFaults:
         """The group coordinator's broker: the leader of the offsets partition the group id
         hashes to (Kafka's rule: abs(Java hashCode of the id) % offsets partitions), read from
         the metadata. Not from a describe of the group: it keeps answering NOT_COORDINATOR for a
-        while after its coordinator died, and librdkafka's admin request can abort the process
-        on such an answer (an assertion in rd_kafka_enq_once, seen in a cluster campaign)."""
+        while after its coordinator died, and librdkafka can abort the process on such an
+        answer to an admin request (consumers/group_admin.py)."""
         offsets = "__consumer_offsets"
         deadline = time.monotonic() + METADATA_TIMEOUT_S
         while True:
