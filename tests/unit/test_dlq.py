@@ -96,15 +96,19 @@ def offsets(sent: list[Sent]) -> list[int]:
     return [int(s.headers["cardwright.source.offset"]) for s in sent]
 
 
+def timing_out(down_for: set[int]) -> Callable[[Sent], int | None]:
+    """A fate that times out the copies of the offsets in ``down_for`` (read at each flush)."""
+
+    def fate(sent: Sent) -> int | None:
+        down = int(sent.headers["cardwright.source.offset"]) in down_for
+        return KafkaError._MSG_TIMED_OUT if down else None
+
+    return fate
+
+
 def test_a_retried_batch_resends_only_the_copies_not_acknowledged() -> None:
     broker_down_for = {1}  # offset 1's copy times out the first time
-    producer = FakeProducer(
-        fate=lambda s: (
-            KafkaError._MSG_TIMED_OUT
-            if int(s.headers["cardwright.source.offset"]) in broker_down_for
-            else None
-        )
-    )
+    producer = FakeProducer(fate=timing_out(broker_down_for))
     dlq = dead_letters(producer)
     batch = [Record(0), Record(1), Record(2)]
     bad = BadInput("invalid_json", "truncated")
@@ -153,13 +157,7 @@ def test_a_copy_still_in_flight_when_flush_gives_up_is_not_produced_again() -> N
 
 def test_a_copy_whose_delivery_failed_is_produced_again_on_the_retry() -> None:
     failing = {1}
-    producer = FakeProducer(
-        fate=lambda s: (
-            KafkaError._MSG_TIMED_OUT
-            if int(s.headers["cardwright.source.offset"]) in failing
-            else None
-        )
-    )
+    producer = FakeProducer(fate=timing_out(failing))
     dlq = dead_letters(producer)
     bad = BadInput("invalid_json", "truncated")
     dlq.send(Record(1), bad)
