@@ -19,6 +19,7 @@ import pytest
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.admin._config import ConfigResource
+from confluent_kafka.admin._metadata import ClusterMetadata
 from confluent_kafka.admin._resource import ResourceType
 
 from cardwright.producers.publisher import Publisher
@@ -82,8 +83,8 @@ def test_topics_get_three_replicas_and_two_in_sync(cluster: StackConfig) -> None
     created = ensure_topics(cluster.bootstrap, topic, PARTITIONS, dlq)
     assert sorted(created) == sorted([topic, dlq])
     admin = _admin(cluster)
-    _wait_for_leaders(admin, [topic, dlq])
-    metadata = admin.list_topics(timeout=10)
+    # The metadata that showed every leader: another broker's answer may not list the topics yet.
+    metadata = _wait_for_leaders(admin, [topic, dlq])
     assert len(metadata.brokers) == BROKERS
     for name in (topic, dlq):
         partitions = metadata.topics[name].partitions
@@ -113,7 +114,7 @@ def test_acknowledged_events_survive_the_sigkill_of_their_partition_leader(
     stats = publisher.flush(30)
     assert stats.delivered == len(before) and stats.failed == 0
 
-    leader = admin.list_topics(topic, timeout=10).topics[topic].partitions[0].leader
+    leader = _wait_for_leaders(admin, [topic]).topics[topic].partitions[0].leader
     victim = native_kafka.node_status(cluster, leader)
     assert victim.pid is not None
     os.kill(victim.pid, signal.SIGKILL)
@@ -134,11 +135,14 @@ def test_acknowledged_events_survive_the_sigkill_of_their_partition_leader(
         native_kafka.wait_ready(cluster, pid, node=leader)
 
 
-def _wait_for_leaders(admin: AdminClient, topics: list[str]) -> None:
-    """Until every partition of ``topics`` has a leader in the metadata brokers hand out."""
+def _wait_for_leaders(admin: AdminClient, topics: list[str]) -> ClusterMetadata:
+    """Until every partition of ``topics`` has a leader in the metadata brokers hand out; the
+    metadata that showed it (brokers learn of new topics at different moments)."""
+    seen: list[ClusterMetadata] = []
 
     def led() -> bool:
         metadata = admin.list_topics(timeout=10)
+        seen.append(metadata)
         return all(
             name in metadata.topics
             and len(metadata.topics[name].partitions) == PARTITIONS
@@ -147,6 +151,7 @@ def _wait_for_leaders(admin: AdminClient, topics: list[str]) -> None:
         )
 
     assert wait_until(led, 30), f"topics {topics} have no leaders"
+    return seen[-1]
 
 
 def _read_all(bootstrap: str, topic: str) -> set[str]:
