@@ -8,7 +8,6 @@ behind by a killed run is reaped by the next test session. Built on ``cardwright
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import random
 import shutil
@@ -191,35 +190,34 @@ class ChaosStack:
     # --- faults -------------------------------------------------------------------------------
 
     def restart_broker(self, hard: bool) -> dict[str, Any]:
+        """Kafka as a whole stopped (cleanly, or every broker SIGKILLed) and started again: on a
+        cluster, all of its brokers (the faults of single brokers are tests/chaos/brokers.py's)."""
         started = time.monotonic()
-        old = native_kafka.status(self.config).pid
-        if hard and old is not None:
-            os.kill(old, signal.SIGKILL)
-            # A dying JVM loses its command line before its sockets: wait for the process to be
-            # gone (or a zombie) and its ports to be free before starting the next one.
-            wait_until(lambda: _gone(old) and self._ports_free(), KILL_WAIT_S)
+        old = [n.pid for n in native_kafka.status(self.config).nodes if n.pid is not None]
+        if hard:
+            for pid in old:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            # A dying JVM loses its command line before its sockets: wait for the processes to
+            # be gone (or zombies) and their ports to be free before starting the next ones.
+            wait_until(lambda: all(_gone(p) for p in old) and self._ports_free(), KILL_WAIT_S)
         else:
             native_kafka.stop(self.config)
-        if old is not None:
-            reap(old)  # the broker is our child when this process started the stack
+        for pid in old:
+            reap(pid)  # the brokers are our children when this process started the stack
         down_s = time.monotonic() - started
         failed: list[str] = []
         for attempt in range(1, START_ATTEMPTS + 1):
             wait_until(self._ports_free, PORT_WAIT_S)
-            pid = None
             try:
-                pid = native_kafka.start(self.config)
-                native_kafka.wait_ready(self.config, pid)
+                pids = native_kafka.start_cluster(self.config)
+                native_kafka.wait_cluster_ready(self.config, pids)
                 break
             except CardwrightError as exc:  # a busy port (ConfigurationError) or a failed start
                 failed.append(f"attempt {attempt}: {str(exc).splitlines()[0]}")
-                if pid is not None:
-                    # A start that timed out may still come up later and hold the port the
-                    # next attempt needs: end it first.
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(pid, signal.SIGKILL)
-                    wait_until(functools.partial(_gone, pid), KILL_WAIT_S)
-                    reap(pid)
+                # A start that timed out may still come up later and hold the ports the next
+                # attempt needs: end every broker of this attempt first.
+                self._kill_brokers()
                 if attempt == START_ATTEMPTS:
                     raise RuntimeError("broker restart failed: " + "; ".join(failed)) from exc
         return {
@@ -229,6 +227,15 @@ class ChaosStack:
             "start_attempts": attempt,
             **({"failed_attempts": failed} if failed else {}),
         }
+
+    def _kill_brokers(self) -> None:
+        pids = [n.pid for n in native_kafka.status(self.config).nodes if n.pid is not None]
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        wait_until(lambda: all(_gone(p) for p in pids), KILL_WAIT_S)
+        for pid in pids:
+            reap(pid)
 
     def add_partitions(self, topic: str, count: int) -> dict[str, Any]:
         """Grow ``topic`` to ``count`` partitions, as an operator does with kafka-topics --alter
@@ -243,7 +250,12 @@ class ChaosStack:
         return {"from": before, "to": count, "took_s": _since(started)}
 
     def _ports_free(self) -> bool:
-        return port_free(self.config.kafka_port) and port_free(self.config.controller_port)
+        kafka = [
+            p
+            for n in self.config.nodes
+            for p in (self.config.client_port(n), self.config.quorum_port(n))
+        ]
+        return all(port_free(port) for port in kafka)
 
     def ensure_up(self) -> None:
         """Start whatever is not running (after a fault that could not be carried out)."""
