@@ -111,7 +111,7 @@ def _stack_config(state_dir: Path) -> Any:
     )
 
 
-def _reap_orphaned_test_stacks() -> None:
+def reap_orphaned_test_stacks() -> None:
     """Stop and delete test stacks whose pytest process is gone (killed by a timeout, say)."""
     from cardwright.stack import native
     from cardwright.stack.procs import read_pid
@@ -149,7 +149,7 @@ def stack_state_dir() -> Iterator[Path]:
 def _native_stack() -> Iterator[Services]:
     from cardwright.stack import native
 
-    _reap_orphaned_test_stacks()
+    reap_orphaned_test_stacks()
     config = _stack_config(make_test_state_dir())
     try:
         native.up(config)

@@ -36,6 +36,7 @@ from tests.chaos.misbehaving import worker_env as extractor_env
 from tests.chaos.scenarios import SCENARIOS, run_scenario
 from tests.chaos.stack import ChaosStack
 from tests.chaos.workload import Workload, WorkloadSpec
+from tests.conftest import reap_orphaned_test_stacks
 
 # The workers join the group and take partitions before the first records arrive.
 LEAD_S = 3.0
@@ -238,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown fault kinds {sorted(unknown)}")
     out = (args.out or Path(tempfile.mkdtemp(prefix=f"chaos-{args.seed}-"))).absolute()
     results = []
+    reap_orphaned_test_stacks()  # stacks of killed runs, which nothing else stops
     stack = ChaosStack(args.kafka_port, args.postgres_port, brokers=args.brokers)
     try:
         stack.up()
