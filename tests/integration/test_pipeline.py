@@ -184,6 +184,15 @@ def test_readers_only_ever_see_the_complete_card_set_of_the_current_run(pipeline
         ],
     )
     proc = start_consumer(pipeline.env(CARDWRIGHT_DEBOUNCE_MS="50"))
+    # The waves below last a few seconds; a busy machine can take as long to start the consumer
+    # and join the group, so they begin once every topic has its first cards.
+    wait_for(
+        lambda: all(
+            (snap := cards_by_topic(pipeline.engine, "u1", t)) is not None
+            and snap.run_id is not None
+            for t in topics
+        )
+    )
     anomalies: list[str] = []
     observed = 0
     done = threading.Event()
