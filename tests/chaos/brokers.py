@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import signal
+import subprocess
 import time
 from typing import Any
 
@@ -150,21 +151,28 @@ class BrokerFaults:
 
     def _start(self, node: int) -> int:
         client, quorum = self.config.client_port(node), self.config.quorum_port(node)
+        failed: list[str] = []
         for attempt in range(1, 4):
-            wait_until(lambda: port_free(client) and port_free(quorum), PORT_WAIT_S)
+            if not wait_until(lambda: port_free(client) and port_free(quorum), PORT_WAIT_S):
+                failed.append(f"attempt {attempt}: ports still busy: {_holders(client, quorum)}")
             pid = None
             try:
                 pid = native_kafka.start(self.config, node)
                 native_kafka.wait_ready(self.config, pid, node=node)
                 return attempt
-            except Exception:
+            except Exception as exc:
+                # The whole text: a failed start carries the tails of the broker's logs, which
+                # are gone with the stack once the run ends.
+                failed.append(f"attempt {attempt}: {exc}")
                 if pid is not None:
                     # A start that timed out may still be running: never leave it behind, or
                     # the next attempt finds its ports taken (or two JVMs share the data).
                     native_kafka.stop_node(self.config, node)
                     reap(pid)
                 if attempt == 3:
-                    raise
+                    raise RuntimeError(
+                        f"broker {node} did not start: " + "\n".join(failed)
+                    ) from exc
         return 3
 
     def wait_in_sync(self) -> bool:
@@ -199,6 +207,15 @@ def coordinator_partition(group: str, partitions: int) -> int:
     signed = code - (1 << 32) if code & 0x80000000 else code
     # Kafka's Utils.abs: Math.abs, except that Integer.MIN_VALUE maps to 0.
     return (0 if signed == -(1 << 31) else abs(signed)) % partitions
+
+
+def _holders(*ports: int) -> str:
+    """What ``ss`` says holds ``ports`` (any state, with the owning process where known)."""
+    query = " or ".join(f"sport = :{port}" for port in ports)
+    found = subprocess.run(
+        ["ss", "-Htanp", query], capture_output=True, text=True, timeout=10, check=False
+    )
+    return found.stdout.strip() or found.stderr.strip() or "nothing listed"
 
 
 def _since(started: float) -> float:
