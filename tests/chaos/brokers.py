@@ -21,7 +21,7 @@ from typing import Any
 from confluent_kafka.admin import AdminClient
 
 from cardwright.stack import native_kafka
-from cardwright.stack.procs import is_zombie, port_free, reap, wait_until
+from cardwright.stack.procs import find_processes, is_zombie, port_free, reap, wait_until
 from tests.chaos.history import QUIET_KAFKA
 from tests.chaos.stack import ChaosStack
 
@@ -155,6 +155,7 @@ class BrokerFaults:
         for attempt in range(1, 4):
             if not wait_until(lambda: port_free(client) and port_free(quorum), PORT_WAIT_S):
                 failed.append(f"attempt {attempt}: ports still busy: {_holders(client, quorum)}")
+                self._kill_strays(node)
             pid = None
             try:
                 pid = native_kafka.start(self.config, node)
@@ -169,11 +170,28 @@ class BrokerFaults:
                     # the next attempt finds its ports taken (or two JVMs share the data).
                     native_kafka.stop_node(self.config, node)
                     reap(pid)
+                strays = self._kill_strays(node)
+                if strays:
+                    failed.append(f"attempt {attempt}: killed JVMs of broker {node}: {strays}")
                 if attempt == 3:
                     raise RuntimeError(
                         f"broker {node} did not start: " + "\n".join(failed)
                     ) from exc
         return 3
+
+    def _kill_strays(self, node: int) -> list[int]:
+        """SIGKILL every JVM of broker ``node`` still running. The pid file can miss one: seen
+        three times, a start reported "exited during start-up" whose JVM then held the node's
+        ports through every later attempt (cluster seeds 13, 21, 31)."""
+        logs = native_kafka.node_dir(self.config, node) / "logs"
+        pids = find_processes([f"-Dkafka.logs.dir={logs}"])
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        wait_until(lambda: all(is_zombie(pid) for pid in pids), KILL_WAIT_S)
+        for pid in pids:
+            reap(pid)
+        return pids
 
     def wait_in_sync(self) -> bool:
         """Until every partition of the events topic and of the offsets topic has all replicas
