@@ -135,6 +135,10 @@ class ExtractionPool:
             self._idle = [first] + [
                 IsolatedRunner(spec, self.extractor) for _ in range(self.slots - 1)
             ]
+            # One child starts now, while the member joins its group: the first topics do not
+            # wait for an interpreter to start (the other slots start theirs when first used).
+            # The last idle runner is the one the first job takes.
+            self._idle[-1].warm()
         self._running: dict[TopicKey, _Running] = {}  # submitted, not yet finished (or queued)
         self._posted: queue.SimpleQueue[_Running] = queue.SimpleQueue()
         self._arrived: deque[_Running] = deque()  # taken off the queue by ``wait``

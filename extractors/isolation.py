@@ -7,8 +7,10 @@ extractor itself, by the same entry point spec, and says which ``extractor_id`` 
 drafts it returns belong to the id the parent hashed with.
 
 One warm child serves extraction after extraction (its memo stays warm too): each extraction is
-one pickled snapshot down a pipe and one pickled list of drafts back. The child is started on the
-first extraction, not at construction, and only again after a kill or a crash. It runs in its own
+one pickled snapshot down a pipe and one pickled list of drafts back. The child is started by
+``warm`` (the pool warms its first slot when the member starts, so the child's start overlaps the
+group join instead of delaying the first topic) or else by the first extraction, and only again
+after a kill or a crash. It runs in its own
 session so a terminal's Ctrl-C reaches the member, which then closes the child; it exits by itself
 when the parent's end of the pipe closes, however the parent ended. No thread is started: a
 runner serves one caller at a time, and the extraction pool (consumers/pool.py) gives each of its
@@ -51,11 +53,19 @@ class IsolatedRunner:
         # Runners of one pool share the instance one of them loaded (``loaded``).
         self.extractor: Extractor = loaded or load_extractor(spec)
         self._child: _Child | None = None
+        self._ready = False  # the child said it loaded the extractor with our id
+
+    def warm(self) -> None:
+        """Start the child now without waiting for it: interpreter, imports and the extractor
+        load while the caller goes on; the first ``run`` waits only for what is left."""
+        if self._child is None:
+            self._child = _Child.spawn()
+            self._child.send_greeting(self.spec)
 
     def run(self, snapshot: TopicSnapshot, timeout_s: float) -> object:
         """What the extractor returned for ``snapshot``, unchecked. Raises ``ExtractionFailed``
         when it raised, overran ``timeout_s`` (the child is killed) or its process died."""
-        child = self._child or self._start(snapshot)
+        child = self._child if self._ready and self._child is not None else self._start(snapshot)
         try:
             reply = child.ask(snapshot, timeout_s)
         except _Gone as gone:
@@ -81,10 +91,14 @@ class IsolatedRunner:
             child.kill()
 
     def _start(self, snapshot: TopicSnapshot) -> _Child:
-        # Known from the start, so that ``interrupt`` reaches a child still starting too.
-        child = self._child = _Child.spawn()
+        child = self._child
+        if child is None:
+            # Known from the start, so that ``interrupt`` reaches a child still starting too.
+            self.warm()
+            child = self._child
+            assert child is not None
         try:
-            status, value = child.greet(self.spec, START_TIMEOUT_S)
+            status, value = child.greeting(START_TIMEOUT_S)
         except _Gone as gone:
             self._discard()
             cause = f"extractor process did not start: {gone}"
@@ -96,10 +110,12 @@ class IsolatedRunner:
                 f"extractor process for {self.spec!r} loaded {found}, "
                 f"not {self.extractor.extractor_id!r}"
             )
+        self._ready = True
         return child
 
     def _discard(self) -> None:
         child, self._child = self._child, None
+        self._ready = False
         if child is not None:
             child.stop()
 
@@ -148,12 +164,17 @@ class _Child:
         requests = Connection(request_write, readable=False)
         return cls(process, requests, Connection(reply_read, writable=False))
 
-    def greet(self, spec: str, timeout_s: float) -> tuple[str, object]:
-        """Tell the child what to load (and the import path, for plugged-in extractors)."""
-        return self._exchange((spec, list(sys.path)), timeout_s, "start")
+    def send_greeting(self, spec: str) -> None:
+        """Tell the child what to load (and the import path, for plugged-in extractors); its
+        answer is read by ``greeting``."""
+        self._send((spec, list(sys.path)), "start")
+
+    def greeting(self, timeout_s: float) -> tuple[str, object]:
+        return self._receive(timeout_s, "start")
 
     def ask(self, snapshot: TopicSnapshot, timeout_s: float) -> tuple[str, object]:
-        return self._exchange(_pack(snapshot), timeout_s, "extraction")
+        self._send(_pack(snapshot), "extraction")
+        return self._receive(timeout_s, "extraction")
 
     def kill(self) -> None:
         """SIGKILL, safe from any thread; the thread talking to the child sees it die."""
@@ -166,10 +187,16 @@ class _Child:
             self._process.kill()
         self._finalizer()
 
-    def _exchange(self, message: object, timeout_s: float, what: str) -> tuple[str, object]:
+    def _send(self, message: object, what: str) -> None:
         try:
             # An idle child is blocked reading, so sending completes however large the snapshot.
             self._requests.send(message)
+        except OSError:
+            self.stop()
+            raise _Gone(f"extractor process died during {what} ({_exit(self._process)})") from None
+
+    def _receive(self, timeout_s: float, what: str) -> tuple[str, object]:
+        try:
             if not self._replies.poll(timeout_s):
                 self.stop(kill=True)
                 raise _Gone(

@@ -158,3 +158,30 @@ def test_an_extractor_instance_still_runs_in_process(baseline: tuple[int, set[in
         assert child_pids() == baseline[1]
     finally:
         in_process.close()
+
+
+@pytest.mark.timeout(GUARD_S)
+def test_the_child_starts_with_the_member_and_serves_the_first_topic(
+    baseline: tuple[int, set[int]],
+) -> None:
+    threads, children = baseline
+    runner = extraction("rules")
+    try:
+        # Started at construction, before any topic: its start overlaps the group join.
+        (started,) = child_pids() - children
+        assert runner.extract(on_topic("first")) == RulesExtractor().extract(on_topic("first"))
+        assert child_pids() - children == {started}
+    finally:
+        runner.close()
+    assert child_pids() == children
+    assert threading.active_count() == threads
+
+
+@pytest.mark.timeout(GUARD_S)
+def test_a_warm_child_that_never_served_ends_at_close(baseline: tuple[int, set[int]]) -> None:
+    threads, children = baseline
+    runner = extraction("rules")
+    assert len(child_pids() - children) == 1
+    runner.close()
+    assert child_pids() == children
+    assert threading.active_count() == threads
