@@ -23,7 +23,7 @@ from confluent_kafka.admin import AdminClient
 from cardwright.stack import native_kafka
 from cardwright.stack.procs import find_processes, is_zombie, port_free, reap, wait_until
 from tests.chaos.history import QUIET_KAFKA
-from tests.chaos.stack import ChaosStack
+from tests.chaos.stack import ChaosStack, kill_and_reap
 
 # The controller fences a broker that sent no heartbeat for broker.session.timeout.ms (9 s).
 FENCED_AFTER_S = 9.0
@@ -185,12 +185,7 @@ class BrokerFaults:
         ports through every later attempt (cluster seeds 13, 21, 31)."""
         logs = native_kafka.node_dir(self.config, node) / "logs"
         pids = find_processes([f"-Dkafka.logs.dir={logs}"])
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        wait_until(lambda: all(is_zombie(pid) for pid in pids), KILL_WAIT_S)
-        for pid in pids:
-            reap(pid)
+        kill_and_reap(pids)
         return pids
 
     def wait_in_sync(self) -> bool:

@@ -229,13 +229,7 @@ class ChaosStack:
         }
 
     def _kill_brokers(self) -> None:
-        pids = [n.pid for n in native_kafka.status(self.config).nodes if n.pid is not None]
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        wait_until(lambda: all(_gone(p) for p in pids), KILL_WAIT_S)
-        for pid in pids:
-            reap(pid)
+        kill_and_reap([n.pid for n in native_kafka.status(self.config).nodes if n.pid is not None])
 
     def add_partitions(self, topic: str, count: int) -> dict[str, Any]:
         """Grow ``topic`` to ``count`` partitions, as an operator does with kafka-topics --alter
@@ -335,6 +329,16 @@ def stable_ports(count: int) -> list[int]:
         if port not in chosen and port_free(port):
             chosen.append(port)
     return chosen
+
+
+def kill_and_reap(pids: list[int]) -> None:
+    """SIGKILL ``pids``, wait until each is gone (or a zombie), and reap our children among them."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: all(_gone(p) for p in pids), KILL_WAIT_S)
+    for pid in pids:
+        reap(pid)
 
 
 def _gone(pid: int) -> bool:
